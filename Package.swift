@@ -1,0 +1,61 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "gocd-proxy-sync",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gocd-proxy-sync", targets: ["gocd-proxy-sync"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // libcurl, found through pkg-config; typed wrappers for its variadic calls live in shim.h.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Extended attributes, for copying SELinux labels.
+        .systemLibrary(name: "CPosixShims"),
+        // Pure: validation, planning, rendering, diffing and the sync cycle over protocols.
+        .target(
+            name: "ProxySyncCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        // Effects: libcurl, files, processes, systemd, the daemon loop.
+        .target(
+            name: "ProxySyncSystem",
+            dependencies: [
+                "ProxySyncCore",
+                "CCurl",
+                "CPosixShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "gocd-proxy-sync",
+            dependencies: [
+                "ProxySyncCore",
+                "ProxySyncSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ProxySyncTestSupport",
+            dependencies: ["ProxySyncCore"],
+            path: "Tests/ProxySyncTestSupport"
+        ),
+        .testTarget(
+            name: "ProxySyncCoreTests",
+            dependencies: ["ProxySyncCore", "ProxySyncTestSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,55 @@
+/// One thing the proxy must serve: a scheme and port for a server name, proxying or redirecting.
+public struct Listener: Equatable, Hashable, Sendable, Comparable {
+    public enum Action: Equatable, Hashable, Sendable {
+        case proxy
+        /// 301 to this origin (`https://host[:port]`) plus the request URI.
+        case redirect(to: String)
+    }
+
+    public var scheme: SiteURL.Scheme
+    public var port: Int
+    public var serverName: String
+    public var action: Action
+
+    public init(scheme: SiteURL.Scheme, port: Int, serverName: String, action: Action) {
+        self.scheme = scheme
+        self.port = port
+        self.serverName = serverName
+        self.action = action
+    }
+
+    public var redirectTarget: String? {
+        if case .redirect(let target) = action { return target }
+        return nil
+    }
+
+    /// Redirects first, then by port, scheme and name: the order the renderers write blocks in.
+    public static func < (lhs: Listener, rhs: Listener) -> Bool {
+        let l = (lhs.redirectTarget == nil ? 1 : 0, lhs.port, lhs.scheme.rawValue, lhs.serverName)
+        let r = (rhs.redirectTarget == nil ? 1 : 0, rhs.port, rhs.scheme.rawValue, rhs.serverName)
+        return l < r
+    }
+}
+
+/// What the proxy must serve, derived from GoCD's site URLs and the local settings.
+public struct ProxyPlan: Equatable, Sendable {
+    /// Sorted; see ``Listener/<(_:_:)``.
+    public var listeners: [Listener]
+    /// Normalised `scheme://host[:port]`, or `""` when unset.
+    public var siteURL: String
+    public var secureSiteURL: String
+    /// Things worth a warning on every apply (no TLS, trimmed spaces, a dropped redirect).
+    public var warnings: [String]
+
+    public init(listeners: [Listener], siteURL: String, secureSiteURL: String, warnings: [String] = []) {
+        self.listeners = listeners.sorted()
+        self.siteURL = siteURL
+        self.secureSiteURL = secureSiteURL
+        self.warnings = warnings
+    }
+
+    /// Line 2 of every rendered file.
+    public var sourceLine: String {
+        "# Source: site_url=\(siteURL.isEmpty ? "\"\"" : siteURL) secure_site_url=\(secureSiteURL.isEmpty ? "\"\"" : secureSiteURL)"
+    }
+}

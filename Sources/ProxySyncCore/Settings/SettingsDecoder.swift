@@ -1,0 +1,237 @@
+/// A configuration mistake: the file, the key and what is wrong, on one line.
+public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var key: String?
+    public var problem: String
+
+    public init(file: String, key: String?, problem: String) {
+        self.file = file
+        self.key = key
+        self.problem = problem
+    }
+
+    public var description: String {
+        if let key { return "\(file): \(key): \(problem)" }
+        return "\(file): \(problem)"
+    }
+}
+
+extension Settings {
+    /// Parses and validates the TOML text of a configuration file.
+    ///
+    /// - Throws: ``ConfigError`` for syntax errors, unknown keys, wrong types, missing required keys,
+    ///   relative paths and values that could not safely reach a proxy configuration.
+    public static func decode(_ text: String, file: String) throws(ConfigError) -> Settings {
+        let doc: TOML.Document
+        do {
+            doc = try TOML.parse(text)
+        } catch {
+            throw ConfigError(file: file, key: nil, problem: "line \(error.line): \(error.message)")
+        }
+        var reader = Reader(doc: doc, file: file)
+        return try reader.settings()
+    }
+
+    struct Reader {
+        let doc: TOML.Document
+        let file: String
+
+        func fail(_ key: String, _ problem: String) -> ConfigError {
+            ConfigError(file: file, key: key, problem: problem)
+        }
+
+        mutating func settings() throws(ConfigError) -> Settings {
+            let known: [String: Set<String>] = [
+                "gocd": ["server_url", "token_file", "username", "password_file", "ca_file", "tls_verify", "timeout_seconds"],
+                "proxy": [
+                    "kind", "output", "upstream", "tls_certificate", "tls_certificate_key", "tls_certificate_chain",
+                    "listen_address", "redirect_http_to_https", "client_max_body_size", "test_command", "reload_command",
+                    "command_timeout_seconds", "apache_listen_ports",
+                ],
+                "sync": ["interval_seconds", "state_dir", "max_backoff_seconds"],
+            ]
+            for (table, entries) in doc.sorted(by: { $0.key < $1.key }) {
+                guard let keys = known[table] else {
+                    if table.isEmpty {
+                        if let first = entries.sorted(by: { $0.value.line < $1.value.line }).first {
+                            throw fail(first.key, "line \(first.value.line): unknown key outside any table (expected [gocd], [proxy] or [sync])")
+                        }
+                        continue
+                    }
+                    throw fail("[\(table)]", "unknown table (expected [gocd], [proxy] or [sync])")
+                }
+                for (key, entry) in entries.sorted(by: { $0.value.line < $1.value.line }) where !keys.contains(key) {
+                    throw fail("\(table).\(key)", "line \(entry.line): unknown key")
+                }
+            }
+            let gocd = try gocdSettings()
+            let proxy = try proxySettings()
+            let sync = try syncSettings()
+            return Settings(gocd: gocd, proxy: proxy, sync: sync)
+        }
+
+        // MARK: tables
+
+        func gocdSettings() throws(ConfigError) -> GoCDSettings {
+            guard let serverURL = try string("gocd", "server_url") else { throw fail("gocd.server_url", "required key is missing") }
+            try ConfigValues.checkServerURL(serverURL).mapError { fail("gocd.server_url", $0.text) }
+            var gocd = GoCDSettings(serverURL: serverURL)
+            gocd.tokenFile = try path("gocd", "token_file")
+            gocd.username = try string("gocd", "username")
+            gocd.passwordFile = try path("gocd", "password_file")
+            gocd.caFile = try path("gocd", "ca_file")
+            gocd.tlsVerify = try bool("gocd", "tls_verify") ?? true
+            gocd.timeoutSeconds = try integer("gocd", "timeout_seconds", in: 1...600) ?? 10
+            if gocd.tokenFile != nil && (gocd.username != nil || gocd.passwordFile != nil) {
+                throw fail("gocd.token_file", "set either token_file or username/password_file, not both")
+            }
+            if let username = gocd.username {
+                if gocd.passwordFile == nil { throw fail("gocd.password_file", "required when username is set") }
+                if username.isEmpty || username.contains(":") || username.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+                    throw fail("gocd.username", "must be non-empty, without ':' or control characters")
+                }
+            } else if gocd.passwordFile != nil {
+                throw fail("gocd.username", "required when password_file is set")
+            }
+            return gocd
+        }
+
+        func proxySettings() throws(ConfigError) -> ProxySettings {
+            guard let kindText = try string("proxy", "kind") else { throw fail("proxy.kind", "required key is missing") }
+            guard let kind = ProxyKind(rawValue: kindText) else {
+                throw fail("proxy.kind", "must be \"nginx\" or \"apache\", not \"\(Escaping.printable(kindText))\"")
+            }
+            guard let output = try path("proxy", "output") else { throw fail("proxy.output", "required key is missing") }
+            guard let upstreamText = try string("proxy", "upstream") else { throw fail("proxy.upstream", "required key is missing") }
+            let upstream = try ConfigValues.parseUpstream(upstreamText).get(orThrow: { fail("proxy.upstream", $0.text) })
+            var proxy = ProxySettings(
+                kind: kind, output: output, upstream: upstream,
+                testCommand: kind.defaultTestCommand, reloadCommand: kind.defaultReloadCommand)
+            if output.hasSuffix("/") { throw fail("proxy.output", "must name a file, not a directory") }
+            proxy.tlsCertificate = try path("proxy", "tls_certificate")
+            proxy.tlsCertificateKey = try path("proxy", "tls_certificate_key")
+            proxy.tlsCertificateChain = try path("proxy", "tls_certificate_chain")
+            if (proxy.tlsCertificate == nil) != (proxy.tlsCertificateKey == nil) {
+                throw fail(proxy.tlsCertificate == nil ? "proxy.tls_certificate" : "proxy.tls_certificate_key",
+                           "tls_certificate and tls_certificate_key must be set together")
+            }
+            if let address = try string("proxy", "listen_address") {
+                var bare = address
+                if bare.hasPrefix("[") && bare.hasSuffix("]") { bare = String(bare.dropFirst().dropLast()) }
+                bare = bare.lowercased()
+                guard HostName.isIPv4(bare) || HostName.isIPv6(bare) else {
+                    throw fail("proxy.listen_address", "must be an IPv4 or IPv6 address, not \"\(Escaping.printable(address))\"")
+                }
+                proxy.listenAddress = bare
+            }
+            proxy.redirectHTTPToHTTPS = try bool("proxy", "redirect_http_to_https") ?? true
+            if let size = try string("proxy", "client_max_body_size") {
+                guard ConfigValues.isBodySize(size) else {
+                    throw fail("proxy.client_max_body_size", "must be a number with an optional k, m or g suffix (e.g. \"10000m\"), or 0")
+                }
+                proxy.clientMaxBodySize = size.lowercased()
+            }
+            if let command = try stringArray("proxy", "test_command") { proxy.testCommand = command }
+            if let command = try stringArray("proxy", "reload_command") { proxy.reloadCommand = command }
+            proxy.commandTimeoutSeconds = try integer("proxy", "command_timeout_seconds", in: 1...3600) ?? 30
+            if let ports = try integerArray("proxy", "apache_listen_ports") {
+                for port in ports where !(1...65535).contains(port) {
+                    throw fail("proxy.apache_listen_ports", "\(port) is not a port number (1-65535)")
+                }
+                proxy.apacheExistingListenPorts = Array(Set(ports)).sorted()
+            }
+            return proxy
+        }
+
+        func syncSettings() throws(ConfigError) -> SyncSettings {
+            var sync = SyncSettings()
+            sync.intervalSeconds = try integer("sync", "interval_seconds", in: 1...86_400) ?? 30
+            sync.stateDir = try path("sync", "state_dir") ?? sync.stateDir
+            sync.maxBackoffSeconds = try integer("sync", "max_backoff_seconds", in: 1...86_400) ?? 300
+            if sync.maxBackoffSeconds < sync.intervalSeconds { sync.maxBackoffSeconds = sync.intervalSeconds }
+            return sync
+        }
+
+        // MARK: typed access
+
+        func entry(_ table: String, _ key: String) -> TOML.Entry? { doc[table]?[key] }
+
+        func string(_ table: String, _ key: String) throws(ConfigError) -> String? {
+            guard let entry = entry(table, key) else { return nil }
+            guard case .string(let text) = entry.value else {
+                throw fail("\(table).\(key)", "line \(entry.line): expected a string, found \(entry.value.typeName)")
+            }
+            return text
+        }
+
+        func path(_ table: String, _ key: String) throws(ConfigError) -> String? {
+            guard let text = try string(table, key) else { return nil }
+            if let problem = ConfigValues.pathProblem(text) {
+                throw fail("\(table).\(key)", "\(problem): \"\(Escaping.printable(text))\"")
+            }
+            return text
+        }
+
+        func bool(_ table: String, _ key: String) throws(ConfigError) -> Bool? {
+            guard let entry = entry(table, key) else { return nil }
+            guard case .boolean(let value) = entry.value else {
+                throw fail("\(table).\(key)", "line \(entry.line): expected true or false, found \(entry.value.typeName)")
+            }
+            return value
+        }
+
+        func integer(_ table: String, _ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+            guard let entry = entry(table, key) else { return nil }
+            guard case .integer(let value) = entry.value else {
+                throw fail("\(table).\(key)", "line \(entry.line): expected an integer, found \(entry.value.typeName)")
+            }
+            guard range.contains(value) else {
+                throw fail("\(table).\(key)", "line \(entry.line): must be between \(range.lowerBound) and \(range.upperBound)")
+            }
+            return value
+        }
+
+        func stringArray(_ table: String, _ key: String) throws(ConfigError) -> [String]? {
+            guard let entry = entry(table, key) else { return nil }
+            guard case .array(let items) = entry.value, !items.isEmpty else {
+                throw fail("\(table).\(key)", "line \(entry.line): expected a non-empty array of strings (argv, no shell)")
+            }
+            var out: [String] = []
+            for item in items {
+                guard case .string(let text) = item, !text.isEmpty else {
+                    throw fail("\(table).\(key)", "line \(entry.line): every element must be a non-empty string")
+                }
+                out.append(text)
+            }
+            return out
+        }
+
+        func integerArray(_ table: String, _ key: String) throws(ConfigError) -> [Int]? {
+            guard let entry = entry(table, key) else { return nil }
+            guard case .array(let items) = entry.value else {
+                throw fail("\(table).\(key)", "line \(entry.line): expected an array of integers")
+            }
+            var out: [Int] = []
+            for item in items {
+                guard case .integer(let value) = item else {
+                    throw fail("\(table).\(key)", "line \(entry.line): every element must be an integer")
+                }
+                out.append(value)
+            }
+            return out
+        }
+    }
+}
+
+extension Result {
+    func get(orThrow transform: (Failure) -> ConfigError) throws(ConfigError) -> Success {
+        switch self {
+        case .success(let value): return value
+        case .failure(let failure): throw transform(failure)
+        }
+    }
+
+    func mapError(_ transform: (Failure) -> ConfigError) throws(ConfigError) where Success == Void {
+        if case .failure(let failure) = self { throw transform(failure) }
+    }
+}

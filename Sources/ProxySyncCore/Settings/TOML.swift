@@ -1,0 +1,262 @@
+/// A small, strict TOML reader for the daemon's configuration file.
+///
+/// Supports what the configuration needs: `[table]` headers, `key = value` pairs, basic and literal
+/// strings, integers, booleans, arrays of those (on one or several lines) and `#` comments.
+/// Anything else is a syntax error naming the line, never a silent guess.
+public enum TOML {
+    public enum Value: Equatable, Sendable {
+        case string(String)
+        case integer(Int)
+        case boolean(Bool)
+        case array([Value])
+
+        public var typeName: String {
+            switch self {
+            case .string: "a string"
+            case .integer: "an integer"
+            case .boolean: "a boolean"
+            case .array: "an array"
+            }
+        }
+    }
+
+    public struct Entry: Equatable, Sendable {
+        public var value: Value
+        public var line: Int
+    }
+
+    /// Tables by name; keys at the top of the file live in the table named `""`.
+    public typealias Document = [String: [String: Entry]]
+
+    public struct SyntaxError: Error, Equatable, Sendable {
+        public var line: Int
+        public var message: String
+    }
+
+    public static func parse(_ text: String) throws(SyntaxError) -> Document {
+        var parser = Parser(Array(text.utf8))
+        return try parser.document()
+    }
+
+    struct Parser {
+        let bytes: [UInt8]
+        var index = 0
+        var line = 1
+
+        init(_ bytes: [UInt8]) {
+            self.bytes = bytes
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }
+        }
+
+        func error(_ message: String) -> SyntaxError { SyntaxError(line: line, message: message) }
+
+        var peek: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+        mutating func skipSpaces() {
+            while let byte = peek, byte == 0x20 || byte == 0x09 { index += 1 }
+        }
+
+        mutating func skipComment() {
+            if peek == UInt8(ascii: "#") {
+                while let byte = peek, byte != 0x0A { index += 1 }
+            }
+        }
+
+        /// Expects the end of a line (after optional spaces and a comment).
+        mutating func endOfLine() throws(SyntaxError) {
+            skipSpaces()
+            skipComment()
+            if peek == 0x0D { index += 1 }
+            guard let byte = peek else { return }
+            guard byte == 0x0A else { throw error("unexpected text after the value") }
+            index += 1
+            line += 1
+        }
+
+        mutating func document() throws(SyntaxError) -> Document {
+            var doc: Document = ["": [:]]
+            var table = ""
+            while index < bytes.count {
+                skipSpaces()
+                guard let byte = peek else { break }
+                if byte == 0x0A || byte == 0x0D || byte == UInt8(ascii: "#") {
+                    try endOfLine()
+                    continue
+                }
+                if byte == UInt8(ascii: "[") {
+                    index += 1
+                    if peek == UInt8(ascii: "[") { throw error("arrays of tables ([[...]]) are not used in this file") }
+                    skipSpaces()
+                    let name = try key()
+                    skipSpaces()
+                    guard peek == UInt8(ascii: "]") else { throw error("expected ] to close the table header") }
+                    index += 1
+                    if doc[name] != nil && name != "" { throw error("table [\(name)] appears twice") }
+                    doc[name] = [:]
+                    table = name
+                    try endOfLine()
+                    continue
+                }
+                let name = try key()
+                skipSpaces()
+                guard peek == UInt8(ascii: "=") else { throw error("expected = after the key \(name)") }
+                index += 1
+                skipSpaces()
+                let keyLine = line
+                let value = try self.value()
+                if doc[table]?[name] != nil { throw error("key \(table.isEmpty ? name : table + "." + name) appears twice") }
+                doc[table, default: [:]][name] = Entry(value: value, line: keyLine)
+                try endOfLine()
+            }
+            return doc
+        }
+
+        mutating func key() throws(SyntaxError) -> String {
+            if peek == UInt8(ascii: "\"") { return try basicString() }
+            var name: [UInt8] = []
+            while let byte = peek, isBareKeyByte(byte) {
+                name.append(byte)
+                index += 1
+            }
+            if peek == UInt8(ascii: ".") { throw error("dotted keys are not used in this file") }
+            guard !name.isEmpty else { throw error("expected a key") }
+            return String(decoding: name, as: UTF8.self)
+        }
+
+        func isBareKeyByte(_ byte: UInt8) -> Bool {
+            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122)
+                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+        }
+
+        mutating func value() throws(SyntaxError) -> Value {
+            guard let byte = peek else { throw error("expected a value") }
+            switch byte {
+            case UInt8(ascii: "\""):
+                if bytes[index...].starts(with: Array("\"\"\"".utf8)) { throw error("multi-line strings are not used in this file") }
+                return .string(try basicString())
+            case UInt8(ascii: "'"):
+                return .string(try literalString())
+            case UInt8(ascii: "["):
+                return try array()
+            case UInt8(ascii: "t"), UInt8(ascii: "f"):
+                if bytes[index...].starts(with: Array("true".utf8)) {
+                    index += 4
+                    return .boolean(true)
+                }
+                if bytes[index...].starts(with: Array("false".utf8)) {
+                    index += 5
+                    return .boolean(false)
+                }
+                throw error("expected a value (strings need quotes)")
+            case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                return try integer()
+            default:
+                throw error("expected a value (strings need quotes)")
+            }
+        }
+
+        mutating func integer() throws(SyntaxError) -> Value {
+            var text: [UInt8] = []
+            while let byte = peek, (byte >= 48 && byte <= 57) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
+                || byte == UInt8(ascii: "_")
+            {
+                if byte != UInt8(ascii: "_") { text.append(byte) }
+                index += 1
+            }
+            if let byte = peek, byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+                throw error("expected a whole number")
+            }
+            guard let number = Int(String(decoding: text, as: UTF8.self)) else { throw error("expected a whole number") }
+            return .integer(number)
+        }
+
+        mutating func array() throws(SyntaxError) -> Value {
+            index += 1
+            var items: [Value] = []
+            while true {
+                try skipArrayWhitespace()
+                guard let byte = peek else { throw error("unterminated array") }
+                if byte == UInt8(ascii: "]") {
+                    index += 1
+                    return .array(items)
+                }
+                items.append(try value())
+                try skipArrayWhitespace()
+                if peek == UInt8(ascii: ",") {
+                    index += 1
+                } else if peek != UInt8(ascii: "]") {
+                    throw error("expected , or ] in the array")
+                }
+            }
+        }
+
+        mutating func skipArrayWhitespace() throws(SyntaxError) {
+            while let byte = peek {
+                if byte == 0x20 || byte == 0x09 || byte == 0x0D {
+                    index += 1
+                } else if byte == 0x0A {
+                    index += 1
+                    line += 1
+                } else if byte == UInt8(ascii: "#") {
+                    skipComment()
+                } else {
+                    return
+                }
+            }
+        }
+
+        mutating func basicString() throws(SyntaxError) -> String {
+            index += 1
+            var out: [UInt8] = []
+            while true {
+                guard let byte = peek, byte != 0x0A else { throw error("unterminated string") }
+                index += 1
+                if byte == UInt8(ascii: "\"") { break }
+                if byte == UInt8(ascii: "\\") {
+                    guard let escaped = peek else { throw error("unterminated string") }
+                    index += 1
+                    switch escaped {
+                    case UInt8(ascii: "\""): out.append(0x22)
+                    case UInt8(ascii: "\\"): out.append(0x5C)
+                    case UInt8(ascii: "n"): out.append(0x0A)
+                    case UInt8(ascii: "t"): out.append(0x09)
+                    case UInt8(ascii: "r"): out.append(0x0D)
+                    case UInt8(ascii: "b"): out.append(0x08)
+                    case UInt8(ascii: "f"): out.append(0x0C)
+                    case UInt8(ascii: "u"), UInt8(ascii: "U"):
+                        let width = escaped == UInt8(ascii: "u") ? 4 : 8
+                        guard index + width <= bytes.count,
+                            let code = UInt32(String(decoding: bytes[index..<index + width], as: UTF8.self), radix: 16),
+                            let scalar = Unicode.Scalar(code)
+                        else { throw error("bad \\u escape in a string") }
+                        index += width
+                        out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                    default:
+                        throw error("unknown escape \\\(Character(Unicode.Scalar(escaped))) in a string")
+                    }
+                    continue
+                }
+                if byte < 0x20 && byte != 0x09 { throw error("control character in a string") }
+                out.append(byte)
+            }
+            guard let text = String(validating: out, as: UTF8.self) else { throw error("string is not valid UTF-8") }
+            return text
+        }
+
+        mutating func literalString() throws(SyntaxError) -> String {
+            index += 1
+            if peek == UInt8(ascii: "'") && index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "'") {
+                throw error("multi-line strings are not used in this file")
+            }
+            var out: [UInt8] = []
+            while true {
+                guard let byte = peek, byte != 0x0A else { throw error("unterminated string") }
+                index += 1
+                if byte == UInt8(ascii: "'") { break }
+                out.append(byte)
+            }
+            guard let text = String(validating: out, as: UTF8.self) else { throw error("string is not valid UTF-8") }
+            return text
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Dispatch
+import Glibc
+import ProxySyncCore
+
+/// Runs a command from an argv array (no shell), with a timeout, capturing stdout and stderr together.
+///
+/// A non-zero exit is data in the ``CommandResult``, never a thrown error.
+public enum CommandRunner {
+    /// The most output kept from one command.
+    public static let maxOutputBytes = 64 * 1024
+
+    private static let queue = DispatchQueue(label: "gocd-proxy-sync.commands")
+
+    public static func run(_ argv: [String], timeoutSeconds: Int) async -> CommandResult {
+        await withCheckedContinuation { continuation in
+            queue.async {
+                continuation.resume(returning: runBlocking(argv, timeoutSeconds: timeoutSeconds))
+            }
+        }
+    }
+
+    /// Finds `name` the way `execvp` would; returns the path or nil.
+    public static func resolve(_ name: String) -> String? {
+        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    public static func runBlocking(_ argv: [String], timeoutSeconds: Int) -> CommandResult {
+        guard let first = argv.first else { return CommandResult(argv: argv, exitStatus: nil, launchError: "empty command") }
+        guard let executable = resolve(first) else {
+            return CommandResult(argv: argv, exitStatus: nil, launchError: "\(first) not found (searched PATH)")
+        }
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            return CommandResult(argv: argv, exitStatus: nil, launchError: "pipe: \(String(cString: strerror(errno)))")
+        }
+        fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Own process group, so a timeout kills the command's children too; default signal mask and handlers.
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        sigdelset(&defaults, SIGKILL)
+        sigdelset(&defaults, SIGSTOP)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for arg in cArgs { free(arg) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, &cArgs, environ)
+        close(fds[1])
+        guard spawned == 0 else {
+            close(fds[0])
+            return CommandResult(argv: argv, exitStatus: nil, launchError: String(cString: strerror(spawned)))
+        }
+        var output: [UInt8] = []
+        var timedOut = false
+        var status: Int32 = 0
+        var reaped = false
+        let deadline = monotonicSeconds() + Double(timeoutSeconds)
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        var pipeOpen = true
+        // Read until the pipe closes, or until the command has exited and the pipe is quiet (a daemon it
+        // started may hold the pipe open), or until the timeout.
+        while pipeOpen {
+            if monotonicSeconds() >= deadline {
+                timedOut = true
+                kill(-pid, SIGKILL)
+                break
+            }
+            var poller = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, 100)
+            if ready > 0 {
+                let count = read(fds[0], &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 {
+                    pipeOpen = false
+                } else if output.count < maxOutputBytes {
+                    output.append(contentsOf: buffer[0..<min(count, maxOutputBytes - output.count)])
+                }
+                continue
+            }
+            if ready == 0 && !reaped && waitpid(pid, &status, WNOHANG) == pid {
+                reaped = true
+                break
+            }
+        }
+        close(fds[0])
+        if !reaped {
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+        let exited = (status & 0x7F) == 0
+        let text = String(decoding: output, as: UTF8.self)
+        return CommandResult(
+            argv: argv, exitStatus: exited && !timedOut ? (status >> 8) & 0xFF : nil, timedOut: timedOut,
+            output: text.hasSuffix("\n") ? String(text.dropLast()) : text)
+    }
+
+    static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+/// The proxy's test and reload commands, from the settings.
+public struct CommandProxyControl: ProxyControl {
+    let settings: ProxySettings
+
+    public init(settings: ProxySettings) {
+        self.settings = settings
+    }
+
+    public func test() async -> CommandResult {
+        await CommandRunner.run(settings.testCommand, timeoutSeconds: settings.commandTimeoutSeconds)
+    }
+
+    public func reload() async -> CommandResult {
+        await CommandRunner.run(settings.reloadCommand, timeoutSeconds: settings.commandTimeoutSeconds)
+    }
+}

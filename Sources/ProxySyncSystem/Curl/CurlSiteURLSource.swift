@@ -1,0 +1,41 @@
+import FoundationEssentials
+import ProxySyncCore
+
+/// Fetches GoCD's site URLs over libcurl.
+public struct CurlSiteURLSource: SiteURLSource {
+    public static let accept = "application/vnd.go.cd.v1+json"
+
+    let client: CurlClient
+    let endpoint: String
+    let credentials: GoCDError.CredentialKind
+
+    public init(client: CurlClient, settings: GoCDSettings, credentials: GoCDError.CredentialKind) {
+        self.client = client
+        self.endpoint = settings.siteURLsEndpoint
+        self.credentials = credentials
+    }
+
+    public func fetchSiteURLs() async throws(GoCDError) -> SiteURLs {
+        let answer = try await client.get(endpoint, accept: Self.accept).get()
+        return try GoCDResponse.interpret(
+            status: answer.status, contentType: answer.contentType, location: answer.location, body: answer.body,
+            credentials: credentials, decodeJSON: JSONObject.decodeStrings
+        ).get()
+    }
+}
+
+/// Decodes a JSON object's top-level string fields (non-strings become nil values).
+public enum JSONObject {
+    struct AnyValue: Decodable {
+        var string: String?
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            string = try? container.decode(String.self)
+        }
+    }
+
+    public static func decodeStrings(_ bytes: [UInt8]) -> [String: String?]? {
+        guard let object = try? JSONDecoder().decode([String: AnyValue].self, from: Data(bytes)) else { return nil }
+        return object.mapValues { $0.string }
+    }
+}

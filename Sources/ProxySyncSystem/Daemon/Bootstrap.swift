@@ -1,0 +1,84 @@
+import Glibc
+import Logging
+import ProxySyncCore
+
+/// Everything a command needs, built from the config file and the environment.
+public struct Bootstrap: Sendable {
+    public var configPath: String
+    public var settings: Settings
+    public var environment: [String: String]
+
+    /// The config path: `--config`, else `$GOCD_PROXY_SYNC_CONFIG`, else `/etc/gocd-proxy-sync/config.toml`.
+    public static func configPath(option: String?, environment: [String: String]) -> String {
+        if let option, !option.isEmpty { return option }
+        if let fromEnvironment = environment["GOCD_PROXY_SYNC_CONFIG"], !fromEnvironment.isEmpty { return fromEnvironment }
+        return "/etc/gocd-proxy-sync/config.toml"
+    }
+
+    public static var processEnvironment: [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+
+    /// Reads and validates the config file.
+    ///
+    /// - Throws: ``ConfigError`` (exit 2).
+    public static func loadSettings(path: String) throws(ConfigError) -> Settings {
+        let bytes: [UInt8]?
+        do {
+            bytes = try Posix.readFile(path)
+        } catch {
+            throw ConfigError(file: path, key: nil, problem: "\(error)")
+        }
+        guard let bytes else {
+            throw ConfigError(file: path, key: nil, problem: "no such file (pass --config PATH or set GOCD_PROXY_SYNC_CONFIG)")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigError(file: path, key: nil, problem: "not valid UTF-8 text")
+        }
+        return try Settings.decode(text, file: path)
+    }
+
+    public init(configOption: String?) throws(ConfigError) {
+        environment = Self.processEnvironment
+        configPath = Self.configPath(option: configOption, environment: environment)
+        settings = try Self.loadSettings(path: configPath)
+    }
+
+    /// The GoCD client with the configured credentials.
+    ///
+    /// - Throws: ``ConfigError`` for unsafe or unreadable credential files.
+    public func makeSource() throws(ConfigError) -> (CurlSiteURLSource, CurlClient, CurlOptions.Auth) {
+        let auth = try CredentialLoader.load(settings.gocd, configFile: configPath, environment: environment)
+        let client = CurlClient(options: CurlOptions(
+            auth: auth, caFile: settings.gocd.caFile, tlsVerify: settings.gocd.tlsVerify,
+            timeoutSeconds: settings.gocd.timeoutSeconds))
+        return (CurlSiteURLSource(client: client, settings: settings.gocd, credentials: auth.kind), client, auth)
+    }
+
+    public func makeEngine(logger: Logger) throws(ConfigError) -> SyncEngine {
+        let (source, _, _) = try makeSource()
+        return SyncEngine(
+            settings: settings, source: source,
+            store: FileConfigStore(output: settings.proxy.output, stateDir: settings.sync.stateDir),
+            proxy: CommandProxyControl(settings: settings.proxy),
+            state: JSONStateStore(stateDir: settings.sync.stateDir), logger: logger)
+    }
+
+    /// Logs the start-up warnings every start must show.
+    public func warnAtStart(_ logger: Logger) {
+        if !settings.gocd.tlsVerify {
+            logger.warning(
+                "TLS verification of GoCD is OFF (tls_verify = false): anyone on the path can impersonate GoCD and choose the proxy's server names",
+                metadata: ["event": "started"])
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import CPosixShims
+import Glibc
+import ProxySyncCore
+
+/// The only routine that writes a file the proxy reads: temp in the same directory, fsync, rename, fsync dir.
+public enum AtomicFile {
+    /// Temporary files start with this and end with ``tempSuffix``: hidden, and never matching `*.conf`.
+    public static let tempPrefix = ".gocd-proxy-sync."
+    public static let tempSuffix = ".tmp"
+
+    /// Atomically replaces `path` with `bytes`, keeping the mode, owner and SELinux label of the file
+    /// it replaces (0644 root for a new file). A symlink at `path` is kept: its target is replaced.
+    ///
+    /// - Throws: ``StoreError``; the temporary file is removed on every failure path.
+    public static func write(_ bytes: [UInt8], to path: String) throws(StoreError) {
+        let target = Posix.resolveSymlinks(path)
+        let directory = Posix.dirname(target)
+        let temp = "\(directory)/\(tempPrefix)\(Posix.basename(target)).\(getpid())\(tempSuffix)"
+        unlink(temp)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw Posix.failure("create a temporary file in", directory) }
+        var ok = false
+        defer {
+            if !ok { unlink(temp) }
+        }
+        do {
+            defer { close(fd) }
+            if let code = Posix.writeAll(fd, bytes) { throw Posix.failure("write", temp, code) }
+            var existing = stat()
+            if stat(target, &existing) == 0 {
+                fchmod(fd, existing.st_mode & 0o7777)
+                if fchown(fd, existing.st_uid, existing.st_gid) != 0 && geteuid() == 0 {
+                    throw Posix.failure("set the owner of", temp)
+                }
+                copySELinuxLabel(from: target, to: fd)
+            } else {
+                fchmod(fd, 0o644)
+            }
+            if fsync(fd) != 0 { throw Posix.failure("flush", temp) }
+        }
+        if rename(temp, target) != 0 { throw Posix.failure("replace", target) }
+        ok = true
+        Posix.fsyncDirectory(directory)
+    }
+
+    /// Removes `path` (the symlink's target when it is a link), then fsyncs the directory.
+    public static func remove(_ path: String) throws(StoreError) {
+        let target = Posix.resolveSymlinks(path)
+        if unlink(target) != 0 && errno != ENOENT { throw Posix.failure("remove", target) }
+        Posix.fsyncDirectory(Posix.dirname(target))
+    }
+
+    /// Deletes temporary files a crashed run left next to `path`. Returns their names.
+    @discardableResult
+    public static func removeStaleTemporaries(near path: String) -> [String] {
+        let directory = Posix.dirname(Posix.resolveSymlinks(path))
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var removed: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name.hasPrefix(tempPrefix) && name.hasSuffix(tempSuffix) {
+                if unlink("\(directory)/\(name)") == 0 { removed.append(name) }
+            }
+        }
+        return removed
+    }
+
+    static func copySELinuxLabel(from path: String, to fd: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let length = getxattr(path, "security.selinux", &buffer, buffer.count)
+        if length > 0 {
+            _ = fsetxattr(fd, "security.selinux", buffer, length, 0)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import Glibc
+import ProxySyncCore
+
+/// Reads credential files, refusing ones that group or others can read (as ssh refuses a loose key).
+public enum CredentialLoader {
+    /// - Throws: ``ConfigError`` (exit 2) naming the file and what to do; never the secret.
+    public static func load(_ gocd: GoCDSettings, configFile: String, environment: [String: String]) throws(ConfigError) -> CurlOptions.Auth {
+        if let tokenFile = gocd.tokenFile {
+            return .bearer(try read(tokenFile, key: "gocd.token_file", configFile: configFile, strict: true))
+        }
+        if let username = gocd.username, let passwordFile = gocd.passwordFile {
+            return .basic(username: username, password: try read(passwordFile, key: "gocd.password_file", configFile: configFile, strict: true))
+        }
+        if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
+            let path = directory + "/gocd-token"
+            if access(path, F_OK) == 0 {
+                return .bearer(try read(path, key: "$CREDENTIALS_DIRECTORY/gocd-token", configFile: configFile, strict: false))
+            }
+        }
+        return .none
+    }
+
+    static func read(_ path: String, key: String, configFile: String, strict: Bool) throws(ConfigError) -> String {
+        func fail(_ problem: String) -> ConfigError { ConfigError(file: configFile, key: key, problem: problem) }
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw fail("cannot read \(path): \(Posix.errorText())\(errno == EACCES ? " (run as root or fix the owner)" : "")")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw fail("\(path) is not a regular file") }
+        let loose = strict ? (info.st_mode & 0o077) != 0 : (info.st_mode & 0o007) != 0
+        if loose {
+            let mode = String(info.st_mode & 0o777, radix: 8)
+            throw fail("\(path) is readable by group or others (mode \(mode)): run chmod 600 \(path)")
+        }
+        let bytes: [UInt8]?
+        do {
+            bytes = try Posix.readFile(path)
+        } catch {
+            throw fail("\(error)")
+        }
+        var scalars = String(decoding: bytes ?? [], as: UTF8.self).unicodeScalars
+        while let last = scalars.last, last == "\n" || last == "\r" { scalars.removeLast() }
+        let text = String(scalars)
+        if text.isEmpty { throw fail("\(path) is empty") }
+        if text.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\0" }) {
+            throw fail("\(path) must hold one line")
+        }
+        return text
+    }
+}

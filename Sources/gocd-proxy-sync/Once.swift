@@ -1,0 +1,54 @@
+import ArgumentParser
+import ProxySyncCore
+import ProxySyncSystem
+
+/// One cycle, then exit with SPEC §2's codes.
+struct Once: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one sync cycle and exit (0 in sync, 2 config, 3 GoCD, 4 rejected, 5 test failed, 6 reload failed, 7 write failed, 8 locked, 9 proxy already broken).")
+
+    @OptionGroup var options: CommonOptions
+
+    @Flag(name: .long, help: "Fetch, derive, render and diff; print the diffs; write, test and reload nothing.")
+    var dryRun = false
+
+    func run() async throws {
+        let logger = options.bootstrapLogging()
+        let bootstrap = try options.load(logger)
+        bootstrap.warnAtStart(logger)
+        let engine: SyncEngine
+        do {
+            engine = try bootstrap.makeEngine(logger: logger)
+        } catch {
+            logger.error("invalid configuration", metadata: ["event": "config_invalid", "error": "\(error)"])
+            throw ExitCode(2)
+        }
+        if dryRun {
+            let outcome = await engine.runCycle(dryRun: true, now: WallClock.now())
+            if case .dryRun(let semantic, let unified, let pending) = outcome {
+                print(pending ? "change pending: \(semantic)" : "in sync: \(semantic)")
+                if !unified.isEmpty { print(unified, terminator: "") }
+                return
+            }
+            throw ExitCode(outcome.exitCode)
+        }
+        let lock: StateLock
+        do {
+            lock = try StateLock(stateDir: bootstrap.settings.sync.stateDir)
+        } catch {
+            if case .held = error {
+                logger.error("another instance is running", metadata: ["event": "write_failed", "error": "\(error)"])
+                throw ExitCode(8)
+            }
+            logger.error("cannot use the state directory", metadata: ["event": "write_failed", "error": "\(error)"])
+            throw ExitCode(7)
+        }
+        defer { withExtendedLifetime(lock) {} }
+        let stale = AtomicFile.removeStaleTemporaries(near: bootstrap.settings.proxy.output)
+        if !stale.isEmpty {
+            logger.notice("removed temporary files left by an interrupted run", metadata: ["event": "started", "files": "\(stale.joined(separator: ","))"])
+        }
+        let outcome = await engine.runCycle(dryRun: false, now: WallClock.now())
+        if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
+    }
+}

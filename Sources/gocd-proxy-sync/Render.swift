@@ -1,0 +1,57 @@
+import ArgumentParser
+import ProxySyncCore
+import ProxySyncSystem
+
+/// Prints the file that would be written; offline with `--site-url`.
+struct Render: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the proxy file that would be written (offline with --site-url/--secure-site-url).")
+
+    @OptionGroup var options: CommonOptions
+
+    @Option(name: .long, help: "Render for this site URL instead of asking GoCD.")
+    var siteURL: String?
+
+    @Option(name: .long, help: "Render for this secure site URL instead of asking GoCD.")
+    var secureSiteURL: String?
+
+    func run() async throws {
+        let logger = options.bootstrapLogging()
+        let bootstrap = try options.load(logger)
+        let urls: SiteURLs
+        if siteURL != nil || secureSiteURL != nil {
+            urls = SiteURLs(siteURL: siteURL ?? "", secureSiteURL: secureSiteURL ?? "")
+        } else {
+            let source: CurlSiteURLSource
+            do {
+                (source, _, _) = try bootstrap.makeSource()
+            } catch {
+                logger.error("invalid configuration", metadata: ["event": "config_invalid", "error": "\(error)"])
+                throw ExitCode(2)
+            }
+            do {
+                urls = try await source.fetchSiteURLs()
+            } catch {
+                logger.error("GoCD did not answer with site URLs", metadata: ["event": "gocd_error", "error": "\(error)"])
+                throw ExitCode(3)
+            }
+        }
+        do {
+            switch try PlanDeriver.derive(urls, settings: bootstrap.settings.proxy) {
+            case .nothingToDerive:
+                logger.warning("both site URLs are unset: nothing to render", metadata: ["event": "unchanged"])
+            case .plan(let plan):
+                for warning in plan.warnings { logger.warning("\(warning)", metadata: ["event": "rejected"]) }
+                print(try Renderers.make(for: bootstrap.settings.proxy).render(plan), terminator: "")
+            }
+        } catch let rejection as SiteURLRejection {
+            logger.error("site URL rejected", metadata: [
+                "event": "rejected", "field": "\(rejection.field)", "value": "\(rejection.value)", "reason": "\(rejection.reason)",
+            ])
+            throw ExitCode(4)
+        } catch {
+            logger.error("refusing to render", metadata: ["event": "rejected", "reason": "\(error)"])
+            throw ExitCode(4)
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import FoundationEssentials
+import ProxySyncCore
+import ProxySyncSystem
+
+/// Prints the last recorded outcome from the state directory.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the last recorded outcome (--json for machines).")
+
+    @OptionGroup var options: CommonOptions
+
+    @Flag(name: .long, help: "Print the state as JSON.")
+    var json = false
+
+    func run() async throws {
+        let logger = options.bootstrapLogging()
+        let bootstrap = try options.load(logger)
+        let store = JSONStateStore(stateDir: bootstrap.settings.sync.stateDir)
+        guard let state = store.loadIfPresent() else {
+            if json {
+                print("{\"recorded\": false, \"state_file\": \"\(store.path)\"}")
+            } else {
+                print("no cycle recorded yet (\(store.path) does not exist): run gocd-proxy-sync once, or start the service")
+            }
+            return
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try encoder.encode(state)
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        func show(_ value: String?) -> String { value.map { $0.isEmpty ? "\"\"" : $0 } ?? "never" }
+        print("output:               \(bootstrap.settings.proxy.output)")
+        print("last cycle:           \(show(state.lastCycleAt)) (\(state.lastOutcome ?? "none"))")
+        print("last success:         \(show(state.lastSuccessAt))")
+        print("last change applied:  \(show(state.lastChangeAt))")
+        print("site_url:             \(show(state.lastAppliedSiteURL))")
+        print("secure_site_url:      \(show(state.lastAppliedSecureSiteURL))")
+        print("last reload:          \(show(state.lastReloadAt))")
+        print("consecutive failures: \(state.consecutiveFailures)")
+        if state.reloadOwed { print("reload owed:          yes (the last reload failed; it is retried every cycle)") }
+        if state.applyInProgress != nil { print("apply in progress:    yes (interrupted; finished at the next start)") }
+        if let error = state.lastError, state.consecutiveFailures > 0 { print("last error:           \(error)") }
+    }
+}

@@ -1,0 +1,116 @@
+import Testing
+@testable import ProxySyncCore
+
+struct PlanTests {
+    @Test func httpPlusHTTPSRedirectsToSecure() throws {
+        let plan = try Fixtures.plan("http://a.example", "https://b.example:8443")
+        #expect(plan.listeners == [
+            Listener(scheme: .http, port: 80, serverName: "a.example", action: .redirect(to: "https://b.example:8443")),
+            Listener(scheme: .https, port: 8443, serverName: "b.example", action: .proxy),
+        ])
+        #expect(plan.sourceLine == "# Source: site_url=http://a.example secure_site_url=https://b.example:8443")
+    }
+
+    @Test func httpsOnlyWithRedirect() throws {
+        let plan = try Fixtures.plan("https://a.example:8443", "")
+        #expect(plan.listeners == [
+            Listener(scheme: .http, port: 80, serverName: "a.example", action: .redirect(to: "https://a.example:8443")),
+            Listener(scheme: .https, port: 8443, serverName: "a.example", action: .proxy),
+        ])
+    }
+
+    @Test func httpsSameAsSecureIsOneListener() throws {
+        let plan = try Fixtures.plan("https://a.example/go", "https://A.example:443", proxy: Fixtures.proxy(redirect: false))
+        #expect(plan.listeners == [Listener(scheme: .https, port: 443, serverName: "a.example", action: .proxy)])
+    }
+
+    @Test func httpOnlyWarnsAboutTLS() throws {
+        let plan = try Fixtures.plan("http://a.example:8080", "", proxy: Fixtures.proxy(certificate: false))
+        #expect(plan.listeners == [Listener(scheme: .http, port: 8080, serverName: "a.example", action: .proxy)])
+        #expect(plan.warnings.contains { $0.contains("without TLS") })
+    }
+
+    @Test func secureOnly() throws {
+        let plan = try Fixtures.plan("", "https://b.example", proxy: Fixtures.proxy(redirect: false))
+        #expect(plan.listeners == [Listener(scheme: .https, port: 443, serverName: "b.example", action: .proxy)])
+        #expect(plan.siteURL == "")
+    }
+
+    @Test func twoHTTPSNamesBothProxy() throws {
+        let plan = try Fixtures.plan("https://a.example", "https://b.example:8443")
+        #expect(plan.listeners == [
+            Listener(scheme: .https, port: 443, serverName: "a.example", action: .proxy),
+            Listener(scheme: .https, port: 8443, serverName: "b.example", action: .proxy),
+        ])
+    }
+
+    @Test func bothUnsetDerivesNothing() throws {
+        #expect(try PlanDeriver.derive(SiteURLs(siteURL: "", secureSiteURL: " "), settings: Fixtures.proxy())
+            == .nothingToDerive(warnings: ["secure_site_url had surrounding spaces, which were ignored: fix the value in GoCD"]))
+    }
+
+    @Test func httpsWithoutCertificateIsRejected() {
+        #expect(throws: SiteURLRejection.self) {
+            try PlanDeriver.derive(SiteURLs(siteURL: "", secureSiteURL: "https://b.example"), settings: Fixtures.proxy(certificate: false))
+        }
+    }
+
+    @Test func onePortCannotBeBothSchemes() {
+        #expect(throws: SiteURLRejection.self) {
+            try PlanDeriver.derive(SiteURLs(siteURL: "http://a.example:8443", secureSiteURL: "https://b.example:8443"), settings: Fixtures.proxy())
+        }
+    }
+
+    @Test func hostileSecureRejectsWholeCycle() {
+        #expect(throws: SiteURLRejection.self) {
+            try PlanDeriver.derive(SiteURLs(siteURL: "http://a.example", secureSiteURL: "https://b;c"), settings: Fixtures.proxy())
+        }
+    }
+}
+
+struct RenderGoldenTests {
+    static let rows: [(String, String, String)] = [
+        ("http-and-https", "http://gocd.example.com", "https://gocd.example.com"),
+        ("http-and-https-ports", "http://gocd.old.example:8080", "https://gocd.example.com:8443/go"),
+        ("https-only-redirect", "https://gocd.example.com", ""),
+        ("http-only", "http://gocd.example.com:8153", ""),
+        ("secure-only", "", "https://gocd.example.com"),
+        ("two-https", "https://a.example.com", "https://b.example.com:8443"),
+        ("ipv6", "", "https://[2001:db8::1]:8443"),
+    ]
+
+    @Test(arguments: rows, [ProxyKind.nginx, .apache])
+    func golden(row: (String, String, String), kind: ProxyKind) throws {
+        let proxy = Fixtures.proxy(kind: kind)
+        let plan = try Fixtures.plan(row.1, row.2, proxy: proxy)
+        let text = try Renderers.make(for: proxy).render(plan)
+        #expect(try Golden.check(text, name: "\(kind.rawValue)-\(row.0).conf"))
+        // Deterministic: the same plan renders the same bytes.
+        #expect(try Renderers.make(for: proxy).render(plan) == text)
+        // Reading the file back gives the plan's listeners.
+        #expect(InstalledConfig.read(text, kind: kind).listeners == plan.listeners)
+        #expect(InstalledConfig.read(text, kind: kind).isManaged)
+    }
+
+    @Test func listenAddressAndApacheListenLines() throws {
+        var proxy = Fixtures.proxy(kind: .apache)
+        proxy.listenAddress = "192.0.2.10"
+        proxy.apacheExistingListenPorts = [80]
+        let text = try Renderers.make(for: proxy).render(try Fixtures.plan("http://a.example", "https://a.example:8443", proxy: proxy))
+        #expect(text.contains("Listen 192.0.2.10:8443\n"))
+        #expect(!text.contains("Listen 192.0.2.10:80\n"))
+        #expect(text.contains("<VirtualHost 192.0.2.10:80>"))
+        var nginx = Fixtures.proxy()
+        nginx.listenAddress = "::1"
+        let nginxText = try NginxRenderer(settings: nginx).render(try Fixtures.plan("", "https://a.example", proxy: nginx))
+        #expect(nginxText.contains("listen [::1]:443 ssl;"))
+    }
+
+    @Test func unsafeSettingIsRefusedAtRender() {
+        var proxy = Fixtures.proxy()
+        proxy.tlsCertificate = "/etc/ssl/x;evil"
+        #expect(throws: ConfigToken.Unsafe.self) {
+            try NginxRenderer(settings: proxy).render(try Fixtures.plan("", "https://a.example", proxy: proxy))
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Logging
+import Testing
+@testable import ProxySyncCore
+import ProxySyncTestSupport
+
+struct SyncEngineTests {
+    let now = Timestamp(epochSeconds: 1_800_000_000, iso8601: "2027-01-15T08:00:00Z")
+
+    func make(_ urls: SiteURLs, installed: String? = nil, testPasses: @escaping @Sendable (String?) -> Bool = { _ in true })
+        -> (SyncEngine, FakeSiteURLSource, InMemoryConfigStore, ScriptedProxyControl, InMemoryStateStore)
+    {
+        let source = FakeSiteURLSource(urls)
+        let store = InMemoryConfigStore(installed)
+        let proxy = ScriptedProxyControl(store: store, testPasses: testPasses)
+        let state = InMemoryStateStore()
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let engine = SyncEngine(settings: Fixtures.settings(), source: source, store: store, proxy: proxy, state: state, logger: logger)
+        return (engine, source, store, proxy, state)
+    }
+
+    let urls = SiteURLs(siteURL: "http://gocd.example.com", secureSiteURL: "https://gocd.example.com")
+
+    @Test func firstApplyThenUnchanged() async {
+        let (engine, _, store, proxy, state) = make(urls)
+        #expect(await engine.runCycle(dryRun: false, now: now) == .applied(reason: "initial", diff: "added http listener gocd.example.com:80 (redirect to https://gocd.example.com); added https listener gocd.example.com:443 (proxy)"))
+        #expect(proxy.calls == ["test", "reload"])
+        #expect(store.text?.hasPrefix(Renderers.headerLine) == true)
+        #expect(state.state.lastAppliedSecureSiteURL == "https://gocd.example.com")
+        #expect(state.state.applyInProgress == nil)
+        let installs = store.installs
+        #expect(await engine.runCycle(dryRun: false, now: now) == .unchanged)
+        #expect(proxy.calls == ["test", "reload"])
+        #expect(store.installs == installs)
+    }
+
+    @Test func failingTestRestoresAndIsExit5() async {
+        let (engine, source, store, proxy, _) = make(urls, testPasses: { !($0?.contains("8443") ?? false) })
+        _ = await engine.runCycle(dryRun: false, now: now)
+        let before = store.text
+        source.set(.success(SiteURLs(siteURL: "", secureSiteURL: "https://gocd.example.com:8443")))
+        let outcome = await engine.runCycle(dryRun: false, now: now)
+        #expect(outcome == .testFailed(output: "nginx: [emerg] test says no"))
+        #expect(outcome.exitCode == 5)
+        #expect(store.text == before)
+        #expect(proxy.calls == ["test", "reload", "test", "test"])
+    }
+
+    @Test func brokenBeforeIsExit9() async {
+        let (engine, _, store, proxy, _) = make(urls, installed: "# old\n", testPasses: { _ in false })
+        let outcome = await engine.runCycle(dryRun: false, now: now)
+        #expect(outcome.exitCode == 9)
+        #expect(store.text == "# old\n")
+        #expect(proxy.calls == ["test", "test"])
+    }
+
+    @Test func noPreviousFileIsRemovedOnFailure() async {
+        let (engine, _, store, _, _) = make(urls, testPasses: { $0 == nil })
+        #expect(await engine.runCycle(dryRun: false, now: now).exitCode == 5)
+        #expect(store.bytes == nil)
+    }
+
+    @Test func reloadFailureIsOwedAndRetried() async {
+        let (engine, _, _, proxy, state) = make(urls)
+        proxy.reloadPasses = false
+        #expect(await engine.runCycle(dryRun: false, now: now).exitCode == 6)
+        #expect(state.state.reloadOwed)
+        #expect(await engine.runCycle(dryRun: false, now: now).exitCode == 6)
+        proxy.reloadPasses = true
+        #expect(await engine.runCycle(dryRun: false, now: now).exitCode == 0)
+        #expect(!state.state.reloadOwed)
+        #expect(proxy.calls == ["test", "reload", "reload", "reload"])
+        #expect(await engine.runCycle(dryRun: false, now: now) == .unchanged)
+    }
+
+    @Test func writeFailureKeepsPreviousAndIsExit7() async {
+        let (engine, _, store, proxy, state) = make(urls, installed: "# old\n")
+        store.failWrites = true
+        #expect(await engine.runCycle(dryRun: false, now: now).exitCode == 7)
+        #expect(store.text == "# old\n")
+        #expect(proxy.calls.isEmpty)
+        #expect(state.state.applyInProgress == nil)
+    }
+
+    @Test func gocdErrorAndRejectionTouchNothing() async {
+        let (engine, source, store, proxy, state) = make(urls, installed: "# old\n")
+        source.set(.failure(.unavailable(message: "GoCD server is starting")))
+        #expect(await engine.runCycle(dryRun: false, now: now).exitCode == 3)
+        source.set(.success(SiteURLs(siteURL: "https://x;include /etc/shadow;", secureSiteURL: "")))
+        #expect(await engine.runCycle(dryRun: false, now: now).exitCode == 4)
+        #expect(store.text == "# old\n")
+        #expect(store.installs == 0)
+        #expect(proxy.calls.isEmpty)
+        #expect(state.state.consecutiveFailures == 2)
+    }
+
+    @Test func dryRunWritesNothing() async {
+        let (engine, _, store, proxy, state) = make(urls, installed: "# old\n")
+        guard case .dryRun(_, let unified, let pending) = await engine.runCycle(dryRun: true, now: now) else {
+            Issue.record("expected a dry run"); return
+        }
+        #expect(pending)
+        #expect(unified.contains("-# old"))
+        #expect(store.installs == 0 && proxy.calls.isEmpty && state.saves == 0)
+    }
+
+    @Test func driftIsRestored() async {
+        let (engine, _, store, _, _) = make(urls)
+        _ = await engine.runCycle(dryRun: false, now: now)
+        let good = store.text!
+        try? store.install(Array(good.replacingOccurrences("3600s", "1s").utf8))
+        #expect(await engine.runCycle(dryRun: false, now: now) == .applied(reason: "drift", diff: "the file was edited by hand; restoring the managed content"))
+        #expect(store.text == good)
+    }
+
+    @Test func interruptedApplyIsRolledBackWhenTestFails() async throws {
+        let (engine, _, store, proxy, state) = make(urls, installed: "# broken new\n", testPasses: { !($0?.contains("broken") ?? false) })
+        let backup = try store.backup(Array("# good old\n".utf8))
+        state.state.applyInProgress = .init(backupPath: backup, startedAt: "earlier")
+        _ = await engine.runCycle(dryRun: false, now: now)
+        #expect(proxy.calls.first == "test")
+        #expect(state.state.applyInProgress == nil)
+        // After the rollback the cycle applied GoCD's plan on top of the good old file.
+        #expect(store.text?.hasPrefix(Renderers.headerLine) == true)
+    }
+}

@@ -1,0 +1,82 @@
+import ProxySyncCore
+import Synchronization
+
+/// A site-URL source that returns whatever the test set, or an error.
+public final class FakeSiteURLSource: SiteURLSource, @unchecked Sendable {
+    private let state: Mutex<Result<SiteURLs, GoCDError>>
+    public init(_ urls: SiteURLs) { state = Mutex(.success(urls)) }
+    public func set(_ result: Result<SiteURLs, GoCDError>) { state.withLock { $0 = result } }
+    public func fetchSiteURLs() async throws(GoCDError) -> SiteURLs { try state.withLock { $0 }.get() }
+}
+
+/// A config store in memory; it can be told to fail writes.
+public final class InMemoryConfigStore: ConfigStore, @unchecked Sendable {
+    private let lock = Mutex<Void>(())
+    public private(set) var bytes: [UInt8]?
+    public private(set) var backups: [String: [UInt8]] = [:]
+    public private(set) var installs = 0
+    public var failWrites = false
+
+    public init(_ text: String? = nil) { bytes = text.map { Array($0.utf8) } }
+
+    public var text: String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+
+    public func readInstalled() throws(StoreError) -> [UInt8]? { lock.withLock { _ in bytes } }
+
+    public func backup(_ bytes: [UInt8]) throws(StoreError) -> String {
+        lock.withLock { _ in
+            let path = "/backups/\(backups.count)"
+            backups[path] = bytes
+            return path
+        }
+    }
+
+    public func readBackup(_ path: String) throws(StoreError) -> [UInt8] {
+        guard let bytes = lock.withLock({ _ in backups[path] }) else { throw StoreError("no backup \(path)") }
+        return bytes
+    }
+
+    public func install(_ bytes: [UInt8]?) throws(StoreError) {
+        if failWrites { throw StoreError("cannot write: No space left on device") }
+        lock.withLock { _ in
+            installs += 1
+            self.bytes = bytes
+        }
+    }
+}
+
+/// A proxy whose test passes or fails by a rule over the bytes in the store; it counts calls.
+public final class ScriptedProxyControl: ProxyControl, @unchecked Sendable {
+    public var testPasses: @Sendable (String?) -> Bool
+    public var reloadPasses = true
+    public private(set) var calls: [String] = []
+    let store: InMemoryConfigStore
+
+    public init(store: InMemoryConfigStore, testPasses: @escaping @Sendable (String?) -> Bool = { _ in true }) {
+        self.store = store
+        self.testPasses = testPasses
+    }
+
+    public func test() async -> CommandResult {
+        calls.append("test")
+        let ok = testPasses(store.text)
+        return CommandResult(argv: ["nginx", "-t"], exitStatus: ok ? 0 : 1, output: ok ? "" : "nginx: [emerg] test says no")
+    }
+
+    public func reload() async -> CommandResult {
+        calls.append("reload")
+        return CommandResult(argv: ["nginx", "-s", "reload"], exitStatus: reloadPasses ? 0 : 1, output: reloadPasses ? "" : "reload says no")
+    }
+}
+
+/// A state store in memory.
+public final class InMemoryStateStore: StateStore, @unchecked Sendable {
+    public var state = SyncState()
+    public private(set) var saves = 0
+    public init() {}
+    public func load() -> SyncState { state }
+    public func save(_ state: SyncState) throws(StoreError) {
+        saves += 1
+        self.state = state
+    }
+}

@@ -1,0 +1,256 @@
+"""Real components for the integration tests: the built binary, a GoCD stand-in, a private NGINX/Apache."""
+import fcntl
+import http.client
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = os.environ.get("GOCD_PROXY_SYNC_BIN", str(ROOT / ".build" / "debug" / "gocd-proxy-sync"))
+STANDIN = ROOT / "Tests" / "standin" / "gocd_standin.py"
+TOKEN = "0123abcdTOKENSECRETvalue0123456789abcdef"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception:
+            pass
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def run(*args, env=None, timeout=60):
+    full_env = dict(os.environ)
+    full_env.pop("JOURNAL_STREAM", None)
+    full_env.pop("NOTIFY_SOCKET", None)
+    full_env.update(env or {})
+    return subprocess.run([BIN, *args], capture_output=True, text=True, env=full_env, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    """A test CA and a leaf certificate for localhost/127.0.0.1, made with the openssl CLI."""
+    d = tmp_path_factory.mktemp("certs")
+    def ossl(*a):
+        subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=d)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=gocd-proxy-sync test CA",
+         "-keyout", "ca.key", "-out", "ca.pem", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr")
+    (d / "ext.cnf").write_text("basicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1,DNS:gocd.test,DNS:new.gocd.test\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+         "-out", "server.pem", "-extfile", "ext.cnf")
+    return {"ca": str(d / "ca.pem"), "cert": str(d / "server.pem"), "key": str(d / "server.key"), "dir": d}
+
+
+class Standin:
+    def __init__(self, tmp, tls=None, token=None, user=None, password=None, site_url="", secure_site_url=""):
+        self.port_file = tmp / f"standin-{time.time_ns()}.port"
+        args = [sys.executable, str(STANDIN), "--port", "0", "--port-file", str(self.port_file),
+                "--site-url", site_url, "--secure-site-url", secure_site_url]
+        if tls:
+            args += ["--tls-cert", tls["cert"], "--tls-key", tls["key"]]
+        if token:
+            args += ["--token", token]
+        if user:
+            args += ["--user", user, "--password", password]
+        self.tls = tls
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.port = int(wait_for(lambda: self.port_file.exists() and self.port_file.read_text(), what="stand-in port"))
+        self.scheme = "https" if tls else "http"
+
+    @property
+    def base(self):
+        return f"{self.scheme}://{'localhost' if self.tls else '127.0.0.1'}:{self.port}"
+
+    def _open(self, req):
+        ctx = None
+        if self.tls:
+            ctx = ssl.create_default_context(cafile=self.tls["ca"])
+        return urllib.request.urlopen(req, context=ctx, timeout=10)
+
+    def control(self, **change):
+        req = urllib.request.Request(self.base + "/_control", data=json.dumps(change).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with self._open(req) as r:
+            assert r.status == 200
+
+    def snapshot(self):
+        with self._open(urllib.request.Request(self.base + "/_control")) as r:
+            return json.loads(r.read())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def standin(tmp_path):
+    started = []
+    def start(**kw):
+        s = Standin(tmp_path, **kw)
+        started.append(s)
+        return s
+    yield start
+    for s in started:
+        s.stop()
+
+
+class Nginx:
+    """A private nginx: prefix in a temp dir, an include directory, foreground master as our child."""
+    def __init__(self, root: Path):
+        self.prefix = root / "nginx"
+        self.confd = self.prefix / "conf.d"
+        for sub in ("conf.d", "logs", "tmp"):
+            (self.prefix / sub).mkdir(parents=True, exist_ok=True)
+        self.conf = self.prefix / "nginx.conf"
+        self.status_port = free_port()
+        p = self.prefix
+        self.conf.write_text(f"""
+user root;
+worker_processes 1;
+pid {p}/nginx.pid;
+error_log {p}/logs/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {p}/tmp/body;
+    proxy_temp_path {p}/tmp/proxy;
+    fastcgi_temp_path {p}/tmp/fastcgi;
+    uwsgi_temp_path {p}/tmp/uwsgi;
+    scgi_temp_path {p}/tmp/scgi;
+    server {{ listen 127.0.0.1:{self.status_port}; location / {{ return 200 "alive"; }} }}
+    include {self.confd}/*.conf;
+}}
+""")
+        self.proc = None
+
+    @property
+    def base_args(self):
+        return ["nginx", "-p", str(self.prefix), "-c", str(self.conf)]
+
+    @property
+    def test_command(self):
+        return self.base_args + ["-t", "-q"]
+
+    @property
+    def reload_command(self):
+        return self.base_args + ["-s", "reload"]
+
+    def start(self):
+        self.proc = subprocess.Popen(self.base_args + ["-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: http_get(self.status_port, "/")[0] == 200, what="nginx up")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    n = Nginx(tmp_path)
+    yield n
+    n.stop()
+
+
+def http_get(port, path="/", host=None, https=False, headers=None, timeout=5):
+    """One request to 127.0.0.1:port; returns (status, headers dict, body text)."""
+    if https:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=ctx)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    all_headers = dict(headers or {})
+    if host:
+        all_headers["Host"] = host
+    try:
+        conn.request("GET", path, headers=all_headers)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+COUNTER = r"""#!/bin/sh
+# Records each invocation, then runs the real command.
+echo "$1" >> "$GPS_COUNT_FILE"
+shift
+exec "$@"
+"""
+
+
+def write_config(tmp: Path, standin_base: str, kind="nginx", output=None, test_command=None, reload_command=None,
+                 token=TOKEN, extra_gocd="", extra_proxy="", certs=None, counting=True, state_dir=None):
+    """Writes a config file (and a 0600 token file); test/reload are wrapped to count invocations."""
+    cfg = tmp / "config.toml"
+    count_file = tmp / "invocations.log"
+    wrapper = tmp / "count.sh"
+    wrapper.write_text(COUNTER.replace("$GPS_COUNT_FILE", str(count_file)))
+    wrapper.chmod(0o755)
+    if counting:
+        test_command = [str(wrapper), "test", *test_command]
+        reload_command = [str(wrapper), "reload", *reload_command]
+    token_line = ""
+    if token:
+        tf = tmp / "token"
+        tf.write_text(token + "\n")
+        tf.chmod(0o600)
+        token_line = f'token_file = "{tf}"'
+    tls = ""
+    if certs:
+        tls = f'tls_certificate = "{certs["cert"]}"\ntls_certificate_key = "{certs["key"]}"'
+    cfg.write_text(f"""# test config
+[gocd]
+server_url = "{standin_base}/go"
+{token_line}
+timeout_seconds = 5
+{extra_gocd}
+
+[proxy]
+kind = "{kind}"
+output = "{output}"
+upstream = "{standin_base.replace('localhost', '127.0.0.1').replace('https://', 'http://')}"
+listen_address = "127.0.0.1"
+{tls}
+test_command = {json.dumps(test_command)}
+reload_command = {json.dumps(reload_command)}
+command_timeout_seconds = 20
+{extra_proxy}
+
+[sync]
+interval_seconds = 1
+state_dir = "{state_dir or (tmp / 'state')}"
+max_backoff_seconds = 4
+""")
+    return cfg, count_file
+
+
+def invocations(count_file: Path):
+    return count_file.read_text().split() if count_file.exists() else []
