@@ -33,7 +33,7 @@ struct GocdProxySync: AsyncParsableCommand {
         commandName: "gocd-proxy-sync",
         abstract: "Keeps an NGINX or Apache reverse proxy in line with GoCD's site URLs.",
         version: "gocd-proxy-sync \(Version.string) (\(CurlClient.version))",
-        subcommands: [Once.self, Render.self, Status.self]
+        subcommands: [Run.self, Once.self, Render.self, Check.self, Status.self]
     )
 }
 

@@ -26,8 +26,7 @@ struct Status: AsyncParsableCommand {
         }
         if json {
             let encoder = JSONEncoder()
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let data = try encoder.encode(state)
             print(String(decoding: data, as: UTF8.self))
             return

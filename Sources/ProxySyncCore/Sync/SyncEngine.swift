@@ -152,8 +152,8 @@ public struct SyncEngine: Sendable {
         }
         for warning in plan.warnings { log(.warning, "\(warning)", "applied") }
         log(.notice, "applied a new proxy configuration", "applied",
-            ["reason": "\(reason)", "diff": "\(diff)", "site_url": "\(plan.siteURL.isEmpty ? "\"\"" : plan.siteURL)",
-             "secure_site_url": "\(plan.secureSiteURL.isEmpty ? "\"\"" : plan.secureSiteURL)", "file": "\(settings.proxy.output)"])
+            ["reason": "\(reason)", "diff": "\(diff)", "site_url": "\(plan.siteURL)",
+             "secure_site_url": "\(plan.secureSiteURL)", "file": "\(settings.proxy.output)"])
         current.lastAppliedSiteURL = plan.siteURL
         current.lastAppliedSecureSiteURL = plan.secureSiteURL
         current.lastChangeAt = now.iso8601

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Glibc
+import ProxySyncCore
+import ProxySyncSystem
+
+/// Validates the setup, one line per check: `ok: …` or `FAIL: …`.
+struct Check: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the config, credentials, GoCD reachability and authorization, and the proxy commands.")
+
+    @OptionGroup var options: CommonOptions
+
+    final class Report {
+        var configFailures = 0
+        var gocdFailures = 0
+        var rejected = 0
+
+        func ok(_ text: String) { print("ok: \(text)") }
+        func fail(_ text: String, gocd: Bool = false) {
+            print("FAIL: \(text)")
+            if gocd { gocdFailures += 1 } else { configFailures += 1 }
+        }
+    }
+
+    func run() async throws {
+        let logger = options.bootstrapLogging()
+        let report = Report()
+        let bootstrap: Bootstrap
+        do {
+            bootstrap = try Bootstrap(configOption: options.config)
+            report.ok("config file \(bootstrap.configPath)")
+        } catch {
+            report.fail("config file: \(error)")
+            throw ExitCode(2)
+        }
+        let settings = bootstrap.settings
+        if !settings.gocd.tlsVerify { print("warning: tls_verify = false: GoCD's certificate is not checked") }
+        let client: CurlClient
+        let auth: CurlOptions.Auth
+        do {
+            let made = try bootstrap.makeSource()
+            client = made.1
+            auth = made.2
+            report.ok("credentials: \(auth.kind.rawValue)")
+        } catch {
+            report.fail("credentials: \(error)")
+            throw ExitCode(2)
+        }
+        await checkGoCD(settings: settings, client: client, auth: auth, report: report)
+        for (name, argv) in [("test", settings.proxy.testCommand), ("reload", settings.proxy.reloadCommand)] {
+            if let path = CommandRunner.resolve(argv[0]) {
+                report.ok("\(name) command found: \(path)")
+            } else {
+                report.fail("\(name) command \(argv[0]) not found in PATH (set proxy.\(name)_command)")
+            }
+        }
+        checkWritable(directoryOf: settings.proxy.output, what: "output directory", report: report)
+        checkWritable(directory: settings.sync.stateDir, what: "state directory", report: report)
+        _ = logger
+        if report.configFailures > 0 { throw ExitCode(2) }
+        if report.gocdFailures > 0 { throw ExitCode(3) }
+        if report.rejected > 0 { throw ExitCode(4) }
+    }
+
+    func checkGoCD(settings: Settings, client: CurlClient, auth: CurlOptions.Auth, report: Report) async {
+        switch await client.get(settings.gocd.versionEndpoint, accept: CurlSiteURLSource.accept) {
+        case .failure(let error):
+            report.fail("GoCD at \(settings.gocd.serverURL): \(error)", gocd: true)
+            return
+        case .success(let answer):
+            if answer.status == 200, let object = JSONObject.decodeStrings(answer.body), case .some(.some(let version)) = object["version"] {
+                if Self.isAtLeast(version, major: 19, minor: 11) {
+                    report.ok("GoCD \(version) reachable at \(settings.gocd.serverURL)")
+                } else {
+                    report.fail("GoCD \(version) is older than 19.11 and has no site-URLs API: upgrade GoCD", gocd: true)
+                }
+            } else if answer.status != 401 && answer.status != 403 {
+                report.fail("GoCD version: HTTP \(answer.status) from \(settings.gocd.versionEndpoint): check that server_url ends in /go", gocd: true)
+            }
+        }
+        let source = CurlSiteURLSource(client: client, settings: settings.gocd, credentials: auth.kind)
+        do {
+            let urls = try await source.fetchSiteURLs()
+            report.ok("authorized for the site-URLs API (site_url=\"\(Escaping.printable(urls.siteURL))\" secure_site_url=\"\(Escaping.printable(urls.secureSiteURL))\")")
+            do {
+                switch try PlanDeriver.derive(urls, settings: settings.proxy) {
+                case .nothingToDerive:
+                    print("warning: GoCD has neither site URL set; the daemon will keep the current file")
+                case .plan(let plan):
+                    report.ok("site URLs accepted: \(plan.listeners.map(SemanticDiff.summary).joined(separator: ", "))")
+                }
+            } catch {
+                print("FAIL: \(error)")
+                report.rejected += 1
+            }
+        } catch {
+            report.fail("site-URLs API: \(error)", gocd: true)
+        }
+    }
+
+    func checkWritable(directoryOf path: String, what: String, report: Report) {
+        var directory = path
+        if let slash = directory.lastIndex(of: "/") { directory = String(directory[..<slash]) }
+        checkWritable(directory: directory.isEmpty ? "/" : directory, what: what, report: report)
+    }
+
+    func checkWritable(directory: String, what: String, report: Report) {
+        if access(directory, W_OK) == 0 {
+            report.ok("\(what) \(directory) is writable")
+        } else if errno == ENOENT && what == "state directory" {
+            report.ok("\(what) \(directory) will be created")
+        } else {
+            report.fail("\(what) \(directory) is not writable: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    static func isAtLeast(_ version: String, major: Int, minor: Int) -> Bool {
+        let parts = version.split(separator: ".").compactMap { Int($0) }
+        guard parts.count >= 2 else { return false }
+        return (parts[0], parts[1]) >= (major, minor)
+    }
+}

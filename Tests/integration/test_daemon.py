@@ -1,0 +1,176 @@
+"""`run`: the daemon against the GoCD stand-in and a real nginx, with real signals and sockets."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, TOKEN, free_port, http_get, run, wait_for, write_config
+
+
+class Daemon:
+    def __init__(self, cfg, env=None):
+        full_env = dict(os.environ)
+        full_env.pop("JOURNAL_STREAM", None)
+        full_env.pop("NOTIFY_SOCKET", None)
+        full_env.update(env or {})
+        self.log_path = cfg.parent / f"daemon-{time.time_ns()}.log"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([BIN, "run", "--config", str(cfg), "--log-level", "debug"], stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=full_env)
+
+    def text(self):
+        return self.log_path.read_text()
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=timeout)
+        self.log.close()
+        return code
+
+
+@pytest.fixture
+def env(tmp_path, standin, nginx, certs):
+    http_port, https_port = free_port(), free_port()
+    gocd = standin(token=TOKEN, site_url=f"http://gocd.test:{http_port}", secure_site_url=f"https://gocd.test:{https_port}")
+    output = nginx.confd / "gocd.conf"
+    cfg, counts = write_config(tmp_path, gocd.base, output=output, test_command=nginx.test_command,
+                               reload_command=nginx.reload_command, certs=certs)
+    nginx.start()
+    daemons = []
+    def start(**kw):
+        d = Daemon(cfg, **kw)
+        daemons.append(d)
+        return d
+    yield dict(gocd=gocd, output=output, cfg=cfg, http_port=http_port, https_port=https_port, start=start, tmp=tmp_path)
+    for d in daemons:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+
+
+def test_run_converges_rejects_and_stops_cleanly(env):
+    d = env["start"]()
+    wait_for(lambda: env["output"].exists(), what="first apply")
+    wait_for(lambda: http_get(env["https_port"], "/go", host="gocd.test", https=True)[0] == 200, what="served")
+    new_port = free_port()
+    env["gocd"].control(secure_site_url=f"https://gocd.test:{new_port}")
+    wait_for(lambda: http_get(new_port, "/go", host=f"gocd.test:{new_port}", https=True)[0] == 200, timeout=15,
+             what="converged on the new port")
+    assert f"https port {env['https_port']} → {new_port}" in d.text()
+    before = env["output"].read_bytes()
+    env["gocd"].control(site_url="http://gocd.test;evil")
+    wait_for(lambda: "rejected" in d.text(), timeout=10, what="rejection logged")
+    assert env["output"].read_bytes() == before
+    assert d.proc.poll() is None, "a rejection does not stop the daemon"
+    # The lock is held: a concurrent `once` is refused with exit 8.
+    assert run("once", "--config", str(env["cfg"])).returncode == 8
+    started = time.time()
+    assert d.stop() == 0
+    assert time.time() - started < 5
+    assert "stopping" in d.text()
+
+
+def test_outage_backs_off_and_keeps_file(env):
+    d = env["start"]()
+    wait_for(lambda: env["output"].exists(), what="first apply")
+    before = env["output"].read_bytes()
+    env["gocd"].control(mode="starting")
+    n0 = env["gocd"].snapshot()["api_requests"]
+    time.sleep(9)
+    during = env["gocd"].snapshot()["api_requests"] - n0
+    # interval 1 s, max backoff 4 s: 2 + 4 + 4 s ... → at most 5 requests in 9 s (10 without backoff).
+    assert 2 <= during <= 5, during
+    assert env["output"].read_bytes() == before
+    assert d.proc.poll() is None
+    assert "GoCD is starting" in d.text()
+    env["gocd"].control(mode="normal")
+    n1 = env["gocd"].snapshot()["api_requests"]
+    time.sleep(4.5)
+    assert env["gocd"].snapshot()["api_requests"] - n1 >= 3, "back to the interval after a success"
+    assert d.stop() == 0
+
+
+def test_sighup_rereads_config_and_keeps_old_when_invalid(env):
+    d = env["start"]()
+    wait_for(lambda: env["output"].exists(), what="first apply")
+    good = env["cfg"].read_text()
+    env["cfg"].write_text(good.replace("[sync]", "[sync]\nnot_a_key = 1"))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "config_invalid" in d.text(), what="config_invalid")
+    assert "not_a_key" in d.text()
+    assert d.proc.poll() is None
+    env["cfg"].write_text(good.replace("max_backoff_seconds = 4", "max_backoff_seconds = 8"))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "config_reloaded" in d.text(), what="config_reloaded")
+    assert d.stop() == 0
+
+
+def test_sd_notify_messages(env, tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.2)
+    d = env["start"](env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"})
+    messages = []
+    def drain():
+        try:
+            while True:
+                messages.append(sock.recv(4096).decode())
+        except socket.timeout:
+            pass
+        return messages
+    wait_for(lambda: any("READY=1" in m for m in drain()), what="READY=1")
+    ready = next(m for m in messages if "READY=1" in m)
+    assert "STATUS=in sync with https://gocd.test:" in ready
+    time.sleep(1.6)
+    drain()
+    assert sum("WATCHDOG=1" in m for m in messages) >= 3
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: any("RELOADING=1" in m for m in drain()), what="RELOADING=1")
+    assert d.stop() == 0
+    drain()
+    assert "STOPPING=1" in messages[-1]
+    sock.close()
+
+
+def test_journald_records_carry_priority_and_event(env, tmp_path):
+    path = str(tmp_path / "journal.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.2)
+    env["gocd"].control(site_url="https://x;include /etc/shadow;")
+    d = env["start"](env={"JOURNAL_STREAM": "8:12345", "GOCD_PROXY_SYNC_JOURNAL_SOCKET": path})
+    records = []
+    def drain():
+        try:
+            while True:
+                raw = sock.recv(65536)
+                fields = {}
+                for line in raw.split(b"\n"):
+                    if b"=" in line:
+                        k, v = line.split(b"=", 1)
+                        fields[k.decode()] = v.decode(errors="replace")
+                records.append(fields)
+        except socket.timeout:
+            pass
+        return records
+    wait_for(lambda: any(r.get("EVENT") == "rejected" for r in drain()), what="rejected record")
+    rejected = next(r for r in records if r.get("EVENT") == "rejected")
+    assert rejected["PRIORITY"] == "3"
+    assert rejected["SYSLOG_IDENTIFIER"] == "gocd-proxy-sync"
+    assert rejected["GOCD_PROXY_SYNC_FIELD"] == "site_url"
+    assert any(r.get("EVENT") == "started" and r.get("PRIORITY") == "5" for r in records)
+    assert d.stop() == 0
+    assert TOKEN not in json.dumps(records)
+    sock.close()
+
+
+def test_journald_fallback_prefixes_stderr(env, tmp_path):
+    d = env["start"](env={"JOURNAL_STREAM": "8:12345", "GOCD_PROXY_SYNC_JOURNAL_SOCKET": str(tmp_path / "missing.sock")})
+    wait_for(lambda: "<5>started:" in d.text(), what="prefixed started line")
+    assert d.stop() == 0
