@@ -254,3 +254,100 @@ max_backoff_seconds = 4
 
 def invocations(count_file: Path):
     return count_file.read_text().split() if count_file.exists() else []
+
+
+APACHE_MODULES = ["mpm_event", "authz_core", "alias", "mime", "proxy", "proxy_http", "proxy_wstunnel",
+                  "headers", "ssl", "socache_shmcb", "rewrite"]
+
+
+class Apache:
+    """A private httpd: its own ServerRoot and config, on loopback, in the foreground as our child."""
+    def __init__(self, root: Path, modules=None):
+        self.root = root / "apache"
+        self.confd = self.root / "conf.d"
+        for sub in ("conf.d", "logs", "run"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root / "logs", 0o777)
+        self.conf = self.root / "httpd.conf"
+        self.status_port = free_port()
+        self.modules = modules or APACHE_MODULES
+        self.write()
+        self.proc = None
+
+    def write(self):
+        r = self.root
+        loads = "\n".join(f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so" for m in self.modules)
+        self.conf.write_text(f"""
+ServerRoot {r}
+{loads}
+User www-data
+Group www-data
+PidFile {r}/run/httpd.pid
+DefaultRuntimeDir {r}/run
+Mutex file:{r}/run default
+ErrorLog {r}/logs/error.log
+LogLevel warn
+ServerName localhost
+TypesConfig /etc/mime.types
+Listen 127.0.0.1:{self.status_port}
+<VirtualHost 127.0.0.1:{self.status_port}>
+    Alias /alive /etc/hostname
+    <Location />
+        Require all granted
+    </Location>
+</VirtualHost>
+IncludeOptional {self.confd}/*.conf
+""")
+
+    @property
+    def base_args(self):
+        return ["apache2", "-d", str(self.root), "-f", str(self.conf)]
+
+    @property
+    def test_command(self):
+        return self.base_args + ["-t"]
+
+    @property
+    def reload_command(self):
+        return self.base_args + ["-k", "graceful"]
+
+    def start(self):
+        self.proc = subprocess.Popen(self.base_args + ["-DFOREGROUND"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: http_get(self.status_port, "/alive")[0] == 200, what="apache up")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def apache(tmp_path):
+    a = Apache(tmp_path)
+    yield a
+    a.stop()
+
+
+def websocket_upgrade(port, host, path="/go/console-websocket/pipeline/1/stage/1/job", https=True):
+    """Sends a websocket handshake; returns the status line and headers text."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    if https:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        raw = ctx.wrap_socket(raw, server_hostname=host.split(":")[0])
+    request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    raw.sendall(request.encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = raw.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    raw.close()
+    return data.decode(errors="replace")

@@ -274,3 +274,12 @@ def test_interrupted_apply_is_finished_at_next_start(setup):
     assert "interrupted" in r.stderr and "rolled_back" in r.stderr
     assert s["output"].read_bytes() == good
     assert json.loads(state_file.read_text()).get("apply_in_progress") is None
+
+
+def test_websocket_upgrade_reaches_upstream(setup):
+    from conftest import websocket_upgrade
+    s = setup
+    assert once(s).returncode == 0
+    answer = websocket_upgrade(s["https_port"], f"gocd.test:{s['https_port']}")
+    assert answer.startswith("HTTP/1.1 101"), answer
+    assert "X-Standin-Upgraded: yes" in answer
