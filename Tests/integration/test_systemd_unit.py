@@ -1,0 +1,176 @@
+"""The unit file: systemd-analyze verify, install.sh into a DESTDIR, and the real thing in a booted systemd."""
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, ROOT, TOKEN, wait_for
+
+UNIT = ROOT / "deploy" / "gocd-proxy-sync.service"
+
+
+def install_into(destdir: Path):
+    env = dict(os.environ, DESTDIR=str(destdir), BIN=BIN)
+    return subprocess.run([str(ROOT / "deploy" / "install.sh")], env=env, capture_output=True, text=True)
+
+
+def test_install_sh_into_destdir_is_idempotent(tmp_path):
+    r = install_into(tmp_path)
+    assert r.returncode == 0, r.stderr
+    for path, mode in [("usr/bin/gocd-proxy-sync", 0o755), ("lib/systemd/system/gocd-proxy-sync.service", 0o644),
+                       ("etc/gocd-proxy-sync/config.toml", 0o640)]:
+        assert (tmp_path / path).exists(), path
+        assert (tmp_path / path).stat().st_mode & 0o777 == mode, path
+    assert (tmp_path / "lib/systemd/system/gocd-proxy-sync.service").read_bytes() == UNIT.read_bytes()
+    config = tmp_path / "etc/gocd-proxy-sync/config.toml"
+    config.write_text("# the operator's own config\n")
+    r = install_into(tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert config.read_text() == "# the operator's own config\n", "never overwrites an existing config"
+    assert "kept existing" in r.stdout
+
+
+def test_example_config_is_valid_and_complete(tmp_path):
+    text = (ROOT / "Config" / "config.example.toml").read_text()
+    for key in ["server_url", "token_file", "username", "password_file", "ca_file", "tls_verify", "timeout_seconds",
+                "kind", "output", "upstream", "tls_certificate", "tls_certificate_key", "tls_certificate_chain",
+                "listen_address", "redirect_http_to_https", "client_max_body_size", "test_command", "reload_command",
+                "command_timeout_seconds", "apache_listen_ports", "interval_seconds", "state_dir", "max_backoff_seconds"]:
+        assert f"{key} =" in text, key
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(text.replace("/etc/gocd-proxy-sync/token", str(tmp_path / "token")))
+    (tmp_path / "token").write_text("x\n")
+    (tmp_path / "token").chmod(0o600)
+    r = subprocess.run([BIN, "render", "--config", str(cfg), "--site-url", "https://gocd.example.com"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_systemd_analyze_verify(tmp_path):
+    stage = tmp_path / "stage"
+    assert install_into(stage).returncode == 0
+    # The unit names /usr/bin/gocd-proxy-sync: lay the staged /usr/bin over the real one in a private namespace.
+    r = subprocess.run(["unshare", "-m", "sh", "-c",
+                        f"mount --make-rprivate / && mount -t overlay overlay -o lowerdir={stage}/usr/bin:/usr/bin /usr/bin"
+                        f" && systemd-analyze verify {stage}/lib/systemd/system/gocd-proxy-sync.service"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "", r.stderr
+
+
+class Container:
+    def __init__(self, work: Path, stage: Path, name: str):
+        self.name = name
+        self.log = work.parent / "nspawn.log"
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(["unshare", "-m", str(ROOT / "Tests/systemd/boot-container.sh"), str(work), str(stage), name],
+                                         stdout=log, stderr=subprocess.STDOUT)
+        try:
+            self.pid = wait_for(self.find_init, timeout=30, what="container PID 1")
+        except AssertionError:
+            raise AssertionError("the container did not boot: " + self.log.read_text()[-3000:])
+        wait_for(lambda: self.sh("systemctl is-system-running").stdout.strip() in ("running", "degraded"),
+                 timeout=60, what="systemd running in the container")
+
+    def find_init(self):
+        out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,comm="], capture_output=True, text=True).stdout
+        rows = [line.split(None, 2) for line in out.splitlines()]
+        nspawn = [r[0] for r in rows if len(r) == 3 and r[2].startswith("systemd-nspawn")]
+        # nspawn's child (PID 1 of the container) runs systemd.
+        for r in rows:
+            if len(r) == 3 and r[1] in nspawn and r[2].startswith("systemd"):
+                return int(r[0])
+        return None
+
+    def sh(self, command, timeout=60):
+        return subprocess.run(["nsenter", "-t", str(self.pid), "-a", "sh", "-c", command], capture_output=True,
+                              text=True, timeout=timeout)
+
+    def stop(self):
+        try:
+            self.sh("systemctl poweroff", timeout=10)
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for leftover in Path("/run/systemd").glob("nspawn*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+@pytest.fixture
+def container(tmp_path, certs):
+    stage = tmp_path / "stage"
+    r = install_into(stage)
+    assert r.returncode == 0, r.stderr
+    # The unit goes where an admin puts it, unchanged; the config is the example with test values.
+    etc = stage / "etc"
+    (etc / "systemd/system").mkdir(parents=True)
+    shutil.copy(UNIT, etc / "systemd/system/gocd-proxy-sync.service")
+    config = (ROOT / "Config/config.example.toml").read_text()
+    config = config.replace('timeout_seconds = 10', 'timeout_seconds = 5').replace("interval_seconds = 30", "interval_seconds = 2")
+    (etc / "gocd-proxy-sync/config.toml").write_text(config)
+    (etc / "gocd-proxy-sync/token").write_text(TOKEN + "\n")
+    (etc / "gocd-proxy-sync/token").chmod(0o600)
+    (etc / "ssl/gocd").mkdir(parents=True)
+    shutil.copy(certs["cert"], etc / "ssl/gocd/fullchain.pem")
+    shutil.copy(certs["key"], etc / "ssl/gocd/privkey.pem")
+    (stage / "opt/gps").mkdir(parents=True)
+    shutil.copy(ROOT / "Tests/standin/gocd_standin.py", stage / "opt/gps/gocd_standin.py")
+    work = tmp_path / "container"
+    work.mkdir()
+    c = Container(work, stage, f"gps{os.getpid()}")
+    yield c
+    c.stop()
+
+
+def journal(c, *args):
+    return c.sh("journalctl --no-pager -u gocd-proxy-sync " + " ".join(args)).stdout
+
+
+def test_unit_runs_under_real_systemd(container):
+    c = container
+    r = c.sh("systemd-run --unit gocd-standin /usr/bin/python3 /opt/gps/gocd_standin.py --port 8153 "
+             f"--token {TOKEN} --site-url http://gocd.test:8080 --secure-site-url https://gocd.test:8443")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: c.sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8153/_control").stdout == "200",
+             what="stand-in up")
+    r = c.sh("systemctl start nginx")
+    assert r.returncode == 0, r.stderr + c.sh("journalctl --no-pager -u nginx").stdout
+    r = c.sh("systemctl start gocd-proxy-sync")
+    assert r.returncode == 0, r.stderr + journal(c)
+    show = c.sh("systemctl show -p ActiveState,StatusText gocd-proxy-sync").stdout
+    assert "ActiveState=active" in show, show + journal(c)
+    assert "StatusText=in sync with https://gocd.test:8443" in show, show + journal(c)
+    # The managed file is in place and nginx, tested and reloaded from inside the sandbox, serves it.
+    assert c.sh("head -1 /etc/nginx/conf.d/gocd.conf").stdout.startswith("# Managed by gocd-proxy-sync")
+    served = c.sh("curl -sk --resolve gocd.test:8443:127.0.0.1 https://gocd.test:8443/go/pipelines")
+    assert json.loads(served.stdout)["headers"]["X-Forwarded-Proto"] == "https", served.stdout + journal(c)
+    redirect = c.sh("curl -s -o /dev/null -w '%{redirect_url}' --resolve gocd.test:8080:127.0.0.1 http://gocd.test:8080/go/x")
+    assert redirect.stdout == "https://gocd.test:8443/go/x"
+    # A site-URL change is applied and served.
+    c.sh("""curl -s -XPOST -d '{"secure_site_url": "https://gocd.test:9443"}' http://127.0.0.1:8153/_control""")
+    wait_for(lambda: c.sh("curl -sk -o /dev/null -w '%{http_code}' --resolve gocd.test:9443:127.0.0.1 https://gocd.test:9443/go/").stdout == "200",
+             timeout=30, what="new port served")
+    assert "https port 8443 → 9443" in journal(c)
+    # systemctl reload re-reads the config.
+    assert c.sh("systemctl reload gocd-proxy-sync").returncode == 0
+    wait_for(lambda: "config_reloaded" in journal(c, "-o", "json"), what="config_reloaded")
+    # A hostile site URL shows up under -p warning, and the JSON record carries the event field.
+    c.sh("""curl -s -XPOST -d '{"site_url": "http://x;include /etc/shadow;"}' http://127.0.0.1:8153/_control""")
+    wait_for(lambda: "site URL rejected" in journal(c, "-p", "warning"), timeout=20, what="rejected under -p warning")
+    records = [json.loads(line) for line in journal(c, "-o", "json").splitlines() if line.strip()]
+    assert any(r.get("EVENT") == "rejected" and r.get("PRIORITY") == "3" for r in records)
+    assert any(r.get("EVENT") == "applied" for r in records)
+    assert TOKEN not in journal(c, "-o", "json")
+    assert c.sh("systemctl is-active gocd-proxy-sync").stdout.strip() == "active"
+    # A clean stop.
+    assert c.sh("systemctl stop gocd-proxy-sync").returncode == 0
+    show = c.sh("systemctl show -p ActiveState,Result gocd-proxy-sync").stdout
+    assert "ActiveState=inactive" in show and "Result=success" in show, show
+    assert "stopping" in journal(c)
