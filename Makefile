@@ -2,6 +2,7 @@
 SWIFT ?= swift
 BIN := .build/debug/gocd-proxy-sync
 PYTEST := python3 -m pytest
+KEEP ?= 0
 
 .PHONY: build release test unit integration demo deb bench clean
 
@@ -24,3 +25,11 @@ integration: build
 
 clean:
 	rm -rf .build dist
+
+# The product end to end on loopback: GoCD stand-in, private nginx, the daemon. KEEP=1 leaves it running.
+demo:
+	KEEP=$(KEEP) Tests/demo/demo.sh
+
+# dist/gocd-proxy-sync_<version>_<arch>.deb (static-stdlib release binary).
+deb:
+	deploy/build-deb.sh
