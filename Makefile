@@ -33,3 +33,8 @@ demo:
 # dist/gocd-proxy-sync_<version>_<arch>.deb (static-stdlib release binary).
 deb:
 	deploy/build-deb.sh
+
+# Benchmarks against the shell loop in Benchmarks/baseline.sh; writes Benchmarks/results.md (not part of make test).
+bench:
+	@command -v jq >/dev/null || apt-get install -y jq
+	python3 Benchmarks/bench.py

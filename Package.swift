@@ -47,6 +47,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Benchmarks/bench.py drives this to time cycles in one process.
+        .executableTarget(
+            name: "proxy-sync-bench",
+            dependencies: [
+                "ProxySyncCore",
+                "ProxySyncSystem",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "ProxySyncTestSupport",
             dependencies: ["ProxySyncCore"],

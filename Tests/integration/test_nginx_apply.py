@@ -57,10 +57,13 @@ def test_second_once_touches_nothing(setup):
     s = setup
     assert once(s).returncode == 0
     before = os.stat(s["output"])
+    state_before = os.stat(s["tmp"] / "state" / "state.json")
     calls = len(invocations(s["counts"]))
     r = once(s)
     assert r.returncode == 0, r.stderr
     after = os.stat(s["output"])
+    state_after = os.stat(s["tmp"] / "state" / "state.json")
+    assert (state_after.st_ino, state_after.st_mtime_ns) == (state_before.st_ino, state_before.st_mtime_ns), "nothing written"
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert len(invocations(s["counts"])) == calls, "no test and no reload when nothing changed"
     # The stand-in saw the exact Accept header, the token, and never a cookie.

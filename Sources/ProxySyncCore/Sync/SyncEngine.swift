@@ -227,7 +227,10 @@ public struct SyncEngine: Sendable {
         try? state.save(current)
     }
 
+    /// Records the outcome in the state file, unless the cycle changed nothing: an unchanged cycle after
+    /// an unchanged cycle writes nothing at all (SPEC §1), so the file's times are those of the last event.
     func record(_ outcome: CycleOutcome, into current: inout SyncState, now: Timestamp) {
+        let previous = state.load()
         current.lastCycleAt = now.iso8601
         current.lastOutcome = outcome.event
         if outcome.isSuccess {
@@ -236,6 +239,14 @@ public struct SyncEngine: Sendable {
         } else {
             current.consecutiveFailures += 1
             current.lastError = Self.errorText(outcome)
+        }
+        if outcome == .unchanged || outcome == .nothingToDerive {
+            var a = previous
+            var b = current
+            (a.lastCycleAt, a.lastSuccessAt, b.lastCycleAt, b.lastSuccessAt) = (nil, nil, nil, nil)
+            // After a success, "unchanged" adds nothing to the record of what last happened.
+            if a.consecutiveFailures == 0 { (a.lastOutcome, b.lastOutcome) = (nil, nil) }
+            if a == b { return }
         }
         do {
             try state.save(current)

@@ -50,6 +50,15 @@ public final class CurlClient: @unchecked Sendable {
     private let handle: UnsafeMutableRawPointer
     private let queue = DispatchQueue(label: "gocd-proxy-sync.curl")
     private let options: CurlOptions
+    private let counters = NSLockish()
+    private var sent = 0
+    private var received = 0
+    private var requests = 0
+
+    /// Requests made, and bytes sent to and received from GoCD (headers and bodies), since start.
+    public var traffic: (requests: Int, sent: Int, received: Int) {
+        counters.withLock { (requests, sent, received) }
+    }
 
     public init(options: CurlOptions) {
         Self.globalInit
@@ -137,7 +146,7 @@ public final class CurlClient: @unchecked Sendable {
         }
         if sink.tooLarge { return .failure(.bodyTooLarge) }
         guard result == CURLE_OK else {
-            let detail = String(cString: errorBuffer)
+            let detail = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let text = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
             return .failure(.transport("\(text) (\(url))"))
         }
@@ -151,6 +160,11 @@ public final class CurlClient: @unchecked Sendable {
         gps_getinfo_long(handle, CURLINFO_REQUEST_SIZE, &sent)
         var received = 0
         gps_getinfo_long(handle, CURLINFO_HEADER_SIZE, &received)
+        counters.withLock {
+            self.requests += 1
+            self.sent += sent
+            self.received += received + sink.body.count
+        }
         return .success(HTTPAnswer(
             status: status, contentType: contentType.map { String(cString: $0) }, location: location.map { String(cString: $0) },
             body: sink.body, bytesSent: sent, bytesReceived: received + sink.body.count))

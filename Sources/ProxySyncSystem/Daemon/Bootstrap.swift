@@ -66,11 +66,15 @@ public struct Bootstrap: Sendable {
 
     public func makeEngine(logger: Logger) throws(ConfigError) -> SyncEngine {
         let (source, _, _) = try makeSource()
-        return SyncEngine(
+        return makeEngine(source: source, proxy: CommandProxyControl(settings: settings.proxy), logger: logger)
+    }
+
+    /// The engine with the real store and state, and the given source and proxy control.
+    public func makeEngine(source: any SiteURLSource, proxy: any ProxyControl, logger: Logger) -> SyncEngine {
+        SyncEngine(
             settings: settings, source: source,
             store: FileConfigStore(output: settings.proxy.output, stateDir: settings.sync.stateDir),
-            proxy: CommandProxyControl(settings: settings.proxy),
-            state: JSONStateStore(stateDir: settings.sync.stateDir), logger: logger)
+            proxy: proxy, state: JSONStateStore(stateDir: settings.sync.stateDir), logger: logger)
     }
 
     /// Logs the start-up warnings every start must show.

@@ -1,17 +1,25 @@
 import FoundationEssentials
 import ProxySyncCore
 
-/// `<state_dir>/state.json`, written atomically.
-public struct JSONStateStore: StateStore {
+/// `<state_dir>/state.json`, written atomically. The holder of the state lock is its only writer, so the
+/// last state read or written is kept in memory and the file is read once.
+public final class JSONStateStore: StateStore, @unchecked Sendable {
     public let path: String
+    private let lock = NSLockish()
+    private var cached: SyncState?
 
     public init(stateDir: String) {
         self.path = stateDir + "/state.json"
     }
 
     public func load() -> SyncState {
-        guard let bytes = try? Posix.readFile(path) else { return SyncState() }
-        return (try? Self.decoder.decode(SyncState.self, from: Data(bytes))) ?? SyncState()
+        if let cached = lock.withLock({ cached }) { return cached }
+        var loaded = SyncState()
+        if let bytes = try? Posix.readFile(path), let decoded = try? Self.decoder.decode(SyncState.self, from: Data(bytes)) {
+            loaded = decoded
+        }
+        lock.withLock { cached = loaded }
+        return loaded
     }
 
     /// nil when there is no state file yet.
@@ -29,6 +37,7 @@ public struct JSONStateStore: StateStore {
         }
         try Posix.makeDirectories(Posix.dirname(path), mode: 0o750)
         try AtomicFile.write(Array(data) + [0x0A], to: path)
+        lock.withLock { cached = state }
     }
 
     static var encoder: JSONEncoder {

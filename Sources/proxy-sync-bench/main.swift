@@ -1,0 +1,111 @@
+// proxy-sync-bench: measures the daemon's own cycle in one process, for Benchmarks/bench.py.
+//
+//   proxy-sync-bench unchanged CONFIG CYCLES   cycles against a real GoCD (stand-in) with nothing to change
+//   proxy-sync-bench apply CONFIG CHANGES      applies alternating plans with the real files and commands,
+//                                              timing the commands apart from the daemon's own work
+// Prints one JSON object.
+import Glibc
+import Logging
+import ProxySyncCore
+import ProxySyncSystem
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+        + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+func wallSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+/// Times the proxy's commands so the daemon's own share of an apply can be separated.
+final class TimedProxyControl: ProxyControl, @unchecked Sendable {
+    let inner: CommandProxyControl
+    var commandSeconds = 0.0
+    init(_ inner: CommandProxyControl) { self.inner = inner }
+    func test() async -> CommandResult { await timed { await inner.test() } }
+    func reload() async -> CommandResult { await timed { await inner.reload() } }
+    func timed(_ body: () async -> CommandResult) async -> CommandResult {
+        let start = wallSeconds()
+        let result = await body()
+        commandSeconds += wallSeconds() - start
+        return result
+    }
+}
+
+/// Alternates between two sets of site URLs.
+final class AlternatingSource: SiteURLSource, @unchecked Sendable {
+    let a: SiteURLs
+    let b: SiteURLs
+    var count = 0
+    init(_ a: SiteURLs, _ b: SiteURLs) { self.a = a; self.b = b }
+    func fetchSiteURLs() async throws(GoCDError) -> SiteURLs {
+        count += 1
+        return count % 2 == 0 ? a : b
+    }
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count == 4, let count = Int(arguments[3]) else {
+    print("usage: proxy-sync-bench unchanged|apply CONFIG N")
+    exit(2)
+}
+var logger = Logger(label: "bench")
+logger.logLevel = .critical
+let bootstrap = try Bootstrap(configOption: arguments[2])
+
+switch arguments[1] {
+case "unchanged":
+    let (source, client, _) = try bootstrap.makeSource()
+    let engine = bootstrap.makeEngine(source: source, proxy: CommandProxyControl(settings: bootstrap.settings.proxy), logger: logger)
+    // One warm-up cycle applies the file; the measured cycles then find nothing to change.
+    let first = await engine.runCycle(dryRun: false, now: WallClock.now())
+    let before = client.traffic
+    let cpu0 = cpuSeconds()
+    let wall0 = wallSeconds()
+    var unchanged = 0
+    for _ in 0..<count where await engine.runCycle(dryRun: false, now: WallClock.now()) == .unchanged {
+        unchanged += 1
+    }
+    let cpu = cpuSeconds() - cpu0
+    let wall = wallSeconds() - wall0
+    let after = client.traffic
+    print("""
+        {"mode": "unchanged", "first": "\(first.event)", "cycles": \(count), "unchanged": \(unchanged), \
+        "cpu_ms_per_cycle": \(cpu * 1000 / Double(count)), "wall_ms_per_cycle": \(wall * 1000 / Double(count)), \
+        "requests": \(after.requests - before.requests), \
+        "bytes_sent_per_cycle": \(Double(after.sent - before.sent) / Double(count)), \
+        "bytes_received_per_cycle": \(Double(after.received - before.received) / Double(count))}
+        """)
+case "apply":
+    let proxy = TimedProxyControl(CommandProxyControl(settings: bootstrap.settings.proxy))
+    let source = AlternatingSource(
+        SiteURLs(siteURL: "http://gocd.bench:18080", secureSiteURL: "https://gocd.bench:18443"),
+        SiteURLs(siteURL: "http://gocd.bench:18080", secureSiteURL: "https://other.bench:18444"))
+    let engine = bootstrap.makeEngine(source: source, proxy: proxy, logger: logger)
+    _ = await engine.runCycle(dryRun: false, now: WallClock.now())
+    proxy.commandSeconds = 0
+    var overheads: [Double] = []
+    var applied = 0
+    for _ in 0..<count {
+        let commandsBefore = proxy.commandSeconds
+        let start = wallSeconds()
+        if case .applied = await engine.runCycle(dryRun: false, now: WallClock.now()) { applied += 1 }
+        let total = wallSeconds() - start
+        overheads.append((total - (proxy.commandSeconds - commandsBefore)) * 1000)
+    }
+    overheads.sort()
+    let p50 = overheads[overheads.count / 2]
+    let p95 = overheads[min(overheads.count - 1, Int(Double(overheads.count) * 0.95))]
+    print("""
+        {"mode": "apply", "changes": \(count), "applied": \(applied), "overhead_ms_p50": \(p50), \
+        "overhead_ms_p95": \(p95), "commands_ms_per_apply": \(proxy.commandSeconds * 1000 / Double(count))}
+        """)
+default:
+    print("unknown mode \(arguments[1])")
+    exit(2)
+}
