@@ -32,6 +32,41 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+extension CommonOptions {
+    /// Loads the config and builds the sync engine; a bad config or credential file exits 2.
+    func engine(_ logger: Logger) throws -> (Bootstrap, SyncEngine) {
+        let bootstrap = try load(logger)
+        do {
+            return (bootstrap, try bootstrap.makeEngine(logger: logger))
+        } catch {
+            logger.error("invalid configuration", metadata: ["event": "config_invalid", "error": "\(error)"])
+            throw ExitCode(2)
+        }
+    }
+
+    /// Takes the state-directory lock (exit 8 when held, 7 when unusable) and removes temporary files a
+    /// crashed run left beside the output. Keep the returned lock alive while working.
+    func takeLock(_ bootstrap: Bootstrap, _ logger: Logger) throws -> StateLock {
+        let lock: StateLock
+        do {
+            lock = try StateLock(stateDir: bootstrap.settings.sync.stateDir)
+        } catch {
+            if case .held = error {
+                logger.error("another instance is running", metadata: ["event": "write_failed", "error": "\(error)"])
+                throw ExitCode(8)
+            }
+            logger.error("cannot use the state directory", metadata: ["event": "write_failed", "error": "\(error)"])
+            throw ExitCode(7)
+        }
+        let stale = AtomicFile.removeStaleTemporaries(near: bootstrap.settings.proxy.output)
+        if !stale.isEmpty {
+            logger.notice("removed temporary files left by an interrupted run",
+                          metadata: ["event": "started", "files": "\(stale.joined(separator: ","))"])
+        }
+        return lock
+    }
+}
+
 enum LoggingBootstrapOnce {
     nonisolated(unsafe) private static var done = false
     static func run(_ body: () -> Void) {

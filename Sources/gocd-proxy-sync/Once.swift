@@ -14,15 +14,8 @@ struct Once: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.bootstrapLogging()
-        let bootstrap = try options.load(logger)
+        let (bootstrap, engine) = try options.engine(logger)
         bootstrap.warnAtStart(logger)
-        let engine: SyncEngine
-        do {
-            engine = try bootstrap.makeEngine(logger: logger)
-        } catch {
-            logger.error("invalid configuration", metadata: ["event": "config_invalid", "error": "\(error)"])
-            throw ExitCode(2)
-        }
         if dryRun {
             let outcome = await engine.runCycle(dryRun: true, now: WallClock.now())
             if case .dryRun(let semantic, let unified, let pending) = outcome {
@@ -32,22 +25,8 @@ struct Once: AsyncParsableCommand {
             }
             throw ExitCode(outcome.exitCode)
         }
-        let lock: StateLock
-        do {
-            lock = try StateLock(stateDir: bootstrap.settings.sync.stateDir)
-        } catch {
-            if case .held = error {
-                logger.error("another instance is running", metadata: ["event": "write_failed", "error": "\(error)"])
-                throw ExitCode(8)
-            }
-            logger.error("cannot use the state directory", metadata: ["event": "write_failed", "error": "\(error)"])
-            throw ExitCode(7)
-        }
+        let lock = try options.takeLock(bootstrap, logger)
         defer { withExtendedLifetime(lock) {} }
-        let stale = AtomicFile.removeStaleTemporaries(near: bootstrap.settings.proxy.output)
-        if !stale.isEmpty {
-            logger.notice("removed temporary files left by an interrupted run", metadata: ["event": "started", "files": "\(stale.joined(separator: ","))"])
-        }
         let outcome = await engine.runCycle(dryRun: false, now: WallClock.now())
         if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
     }

@@ -13,25 +13,8 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.bootstrapLogging()
-        let bootstrap = try options.load(logger)
-        let engine: SyncEngine
-        do {
-            engine = try bootstrap.makeEngine(logger: logger)
-        } catch {
-            logger.error("invalid configuration", metadata: ["event": "config_invalid", "error": "\(error)"])
-            throw ExitCode(2)
-        }
-        let lock: StateLock
-        do {
-            lock = try StateLock(stateDir: bootstrap.settings.sync.stateDir)
-        } catch {
-            if case .held = error {
-                logger.error("another instance is running", metadata: ["event": "stopping", "error": "\(error)"])
-                throw ExitCode(8)
-            }
-            logger.error("cannot use the state directory", metadata: ["event": "write_failed", "error": "\(error)"])
-            throw ExitCode(7)
-        }
+        let (bootstrap, engine) = try options.engine(logger)
+        let lock = try options.takeLock(bootstrap, logger)
         defer { withExtendedLifetime(lock) {} }
         logger.notice("started", metadata: [
             "event": "started", "version": "\(Version.string)", "config": "\(bootstrap.configPath)",
@@ -39,10 +22,6 @@ struct Run: AsyncParsableCommand {
             "kind": "\(bootstrap.settings.proxy.kind.rawValue)", "interval_seconds": "\(bootstrap.settings.sync.intervalSeconds)",
         ])
         bootstrap.warnAtStart(logger)
-        let stale = AtomicFile.removeStaleTemporaries(near: bootstrap.settings.proxy.output)
-        if !stale.isEmpty {
-            logger.notice("removed temporary files left by an interrupted run", metadata: ["event": "started", "files": "\(stale.joined(separator: ","))"])
-        }
         let daemon = SyncDaemon(bootstrap: bootstrap, engine: engine, logger: logger)
         var quiet = logger
         quiet.logLevel = .error

@@ -116,8 +116,28 @@ def standin(tmp_path):
         s.stop()
 
 
-class Nginx:
+class PrivateProxy:
+    """A proxy started by the test in the foreground, as its child, with a status listener to wait on."""
+    foreground = []
+    alive_path = "/"
+
+    def start(self):
+        self.proc = subprocess.Popen(self.base_args + self.foreground, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: http_get(self.status_port, self.alive_path)[0] == 200, what=f"{type(self).__name__} up")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Nginx(PrivateProxy):
     """A private nginx: prefix in a temp dir, an include directory, foreground master as our child."""
+    foreground = ["-g", "daemon off;"]
     def __init__(self, root: Path):
         self.prefix = root / "nginx"
         self.confd = self.prefix / "conf.d"
@@ -157,18 +177,6 @@ http {{
     def reload_command(self):
         return self.base_args + ["-s", "reload"]
 
-    def start(self):
-        self.proc = subprocess.Popen(self.base_args + ["-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: http_get(self.status_port, "/")[0] == 200, what="nginx up")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture
@@ -260,8 +268,10 @@ APACHE_MODULES = ["mpm_event", "authz_core", "alias", "mime", "proxy", "proxy_ht
                   "headers", "ssl", "socache_shmcb", "rewrite"]
 
 
-class Apache:
+class Apache(PrivateProxy):
     """A private httpd: its own ServerRoot and config, on loopback, in the foreground as our child."""
+    foreground = ["-DFOREGROUND"]
+    alive_path = "/alive"
     def __init__(self, root: Path, modules=None):
         self.root = root / "apache"
         self.confd = self.root / "conf.d"
@@ -311,18 +321,6 @@ IncludeOptional {self.confd}/*.conf
     def reload_command(self):
         return self.base_args + ["-k", "graceful"]
 
-    def start(self):
-        self.proc = subprocess.Popen(self.base_args + ["-DFOREGROUND"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: http_get(self.status_port, "/alive")[0] == 200, what="apache up")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture

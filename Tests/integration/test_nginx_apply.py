@@ -112,7 +112,7 @@ def test_hostile_site_url_is_rejected_and_file_kept(setup, hostile):
     assert "\n" not in r.stderr.strip(), "one line per event: the value's control characters are escaped"
     assert s["output"].read_bytes() == before
     assert len(invocations(s["counts"])) == calls
-    assert http_get(s["https_port"], "/go", host="gocd.test", https=True)[0] == 200
+    assert wait_for(lambda: http_get(s["https_port"], "/go", host="gocd.test", https=True)[0] == 200, what="still served")
 
 
 def test_change_nginx_rejects_is_rolled_back(setup, tmp_path):
@@ -131,7 +131,7 @@ def test_change_nginx_rejects_is_rolled_back(setup, tmp_path):
     assert "bad.pem" in r.stderr, "the log carries nginx's own words"
     assert s["output"].read_bytes() == before
     assert invocations(s["counts"])[-2:] == ["test", "test"], "never reloaded"
-    assert http_get(s["https_port"], "/go", host="gocd.test", https=True)[0] == 200
+    assert wait_for(lambda: http_get(s["https_port"], "/go", host="gocd.test", https=True)[0] == 200, what="still served")
     assert not [p for p in s["nginx"].confd.iterdir() if p.name != "gocd.conf"], "no temp or backup in the include dir"
 
 
@@ -283,6 +283,8 @@ def test_websocket_upgrade_reaches_upstream(setup):
     from conftest import websocket_upgrade
     s = setup
     assert once(s).returncode == 0
+    # `nginx -s reload` only signals the master: wait until the new listener is open.
+    wait_for(lambda: http_get(s["https_port"], "/go", host="gocd.test", https=True)[0] == 200, what="served")
     answer = websocket_upgrade(s["https_port"], f"gocd.test:{s['https_port']}")
     assert answer.startswith("HTTP/1.1 101"), answer
     assert "X-Standin-Upgraded: yes" in answer
