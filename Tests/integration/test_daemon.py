@@ -174,3 +174,23 @@ def test_journald_fallback_prefixes_stderr(env, tmp_path):
     d = env["start"](env={"JOURNAL_STREAM": "8:12345", "GOCD_PROXY_SYNC_JOURNAL_SOCKET": str(tmp_path / "missing.sock")})
     wait_for(lambda: "<5>started:" in d.text(), what="prefixed started line")
     assert d.stop() == 0
+
+
+def test_sigterm_during_apply_lets_the_apply_finish(env, tmp_path):
+    # A slow config test: SIGTERM arrives while the new file is being tested.
+    slow = tmp_path / "slow-test.sh"
+    marker = tmp_path / "testing"
+    slow.write_text(f"#!/bin/sh\ntouch {marker}\nsleep 2\nexec \"$@\"\n")
+    slow.chmod(0o755)
+    text = env["cfg"].read_text()
+    env["cfg"].write_text(text.replace('test_command = ["', f'test_command = ["{slow}", "', 1))
+    d = env["start"]()
+    wait_for(lambda: marker.exists(), what="the config test started")
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.stop() == 0
+    log = d.text()
+    assert "applied" in log and "reloaded" in log, log
+    assert log.index("reloaded") < log.index("stopping"), "the apply completed before the daemon stopped"
+    assert env["output"].read_text().startswith("# Managed by gocd-proxy-sync")
+    state = json.loads((env["tmp"] / "state" / "state.json").read_text())
+    assert state.get("apply_in_progress") is None

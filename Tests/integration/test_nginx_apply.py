@@ -288,3 +288,33 @@ def test_websocket_upgrade_reaches_upstream(setup):
     answer = websocket_upgrade(s["https_port"], f"gocd.test:{s['https_port']}")
     assert answer.startswith("HTTP/1.1 101"), answer
     assert "X-Standin-Upgraded: yes" in answer
+
+
+def test_full_disk_is_exit_7_and_keeps_previous(setup, tmp_path):
+    import subprocess
+    s = setup
+    disk = tmp_path / "small"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], check=True)
+    try:
+        output = disk / "gocd.conf"
+        output.write_text("# the previous file\n")
+        # Fill the file system so the new file cannot be written.
+        subprocess.run(["dd", "if=/dev/zero", f"of={disk / 'filler'}", "bs=1k"], capture_output=True)
+        s["cfg"].write_text(s["cfg"].read_text().replace(str(s["output"]), str(output)))
+        r = once(s)
+        assert r.returncode == 7, r.stderr
+        assert "write_failed" in r.stderr and "No space left on device" in r.stderr and "disk is full" in r.stderr
+        assert output.read_text() == "# the previous file\n"
+        assert [p.name for p in disk.iterdir() if p.name.startswith(".")] == [], "no temporary file left behind"
+        assert invocations(s["counts"]) == [], "nothing tested or reloaded"
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_missing_output_directory_is_exit_7(setup):
+    s = setup
+    s["cfg"].write_text(s["cfg"].read_text().replace(str(s["output"]), "/nonexistent-gocd-proxy-sync/gocd.conf"))
+    r = once(s)
+    assert r.returncode == 7, r.stderr
+    assert "/nonexistent-gocd-proxy-sync" in r.stderr
