@@ -68,7 +68,7 @@ struct Check: AsyncParsableCommand {
             report.fail("GoCD at \(settings.gocd.serverURL): \(error)", gocd: true)
             return
         case .success(let answer):
-            if answer.status == 200, let object = JSONObject.decodeStrings(answer.body), case .some(.some(let version)) = object["version"] {
+            if answer.status == 200, let version = (try? JSON.parse(answer.body))?["version"]?.string {
                 if Self.isAtLeast(version, major: 19, minor: 11) {
                     report.ok("GoCD \(version) reachable at \(settings.gocd.serverURL)")
                 } else {

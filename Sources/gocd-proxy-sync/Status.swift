@@ -1,5 +1,4 @@
 import ArgumentParser
-import FoundationEssentials
 import ProxySyncCore
 import ProxySyncSystem
 
@@ -18,17 +17,14 @@ struct Status: AsyncParsableCommand {
         let store = JSONStateStore(stateDir: bootstrap.settings.sync.stateDir)
         guard let state = store.loadIfPresent() else {
             if json {
-                print("{\"recorded\": false, \"state_file\": \"\(store.path)\"}")
+                print(JSON.object(["recorded": .bool(false), "state_file": .string(store.path)]).serialized())
             } else {
                 print("no cycle recorded yet (\(store.path) does not exist): run gocd-proxy-sync once, or start the service")
             }
             return
         }
         if json {
-            let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = try encoder.encode(state)
-            print(String(decoding: data, as: UTF8.self))
+            print(state.json.serialized())
             return
         }
         func show(_ value: String?) -> String { value.map { $0.isEmpty ? "\"\"" : $0 } ?? "never" }

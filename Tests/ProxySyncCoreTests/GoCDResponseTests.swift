@@ -2,27 +2,10 @@ import Testing
 @testable import ProxySyncCore
 
 struct GoCDResponseTests {
-    /// A tiny JSON reader for the tests (string fields only), so the core stays Foundation-free.
-    static func decode(_ bytes: [UInt8]) -> [String: String?]? {
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard text.trimmingPrefix(while: { $0 == " " || $0 == "\n" }).hasPrefix("{") else { return nil }
-        var result: [String: String?] = [:]
-        for key in ["site_url", "secure_site_url", "message", "error"] {
-            guard let range = text.firstRange(of: "\"\(key)\"") else { continue }
-            let rest = text[range.upperBound...].drop(while: { $0 == " " || $0 == ":" })
-            if rest.hasPrefix("\"") {
-                result[key] = String(rest.dropFirst().prefix(while: { $0 != "\"" }))
-            } else {
-                result[key] = .some(nil)
-            }
-        }
-        return result
-    }
-
     func interpret(_ status: Int, _ body: String, type: String? = "application/vnd.go.cd.v1+json;charset=utf-8",
                    credentials: GoCDError.CredentialKind = .token) -> Result<SiteURLs, GoCDError> {
         GoCDResponse.interpret(status: status, contentType: type, location: "/go/auth/login", body: Array(body.utf8),
-                               credentials: credentials, decodeJSON: Self.decode)
+                               credentials: credentials)
     }
 
     @Test func okBody() {
@@ -57,4 +40,38 @@ extension Result where Failure == GoCDError {
         return nil
     }
     var failureText: String { failure.map { "\($0)" } ?? "success" }
+}
+
+struct JSONTests {
+    @Test func parsesGoCDsPrettyPrintedBody() throws {
+        let body = """
+            {
+              "_links" : {
+                "doc" : { "href" : "https://api.gocd.org/26.1.0/#siteurls-config" },
+                "self" : { "href" : "http://127.0.0.1:8153/go/api/admin/config/server/site_urls" }
+              },
+              "site_url" : "http://ci.example.com",
+              "secure_site_url" : "https://ci.example.com\\u00e9\\ud83d\\ude00"
+            }
+            """
+        let json = try JSON.parse(Array(body.utf8))
+        #expect(json["site_url"]?.string == "http://ci.example.com")
+        #expect(json["secure_site_url"]?.string == "https://ci.example.comé😀")
+    }
+
+    @Test(arguments: ["", "{", "{\"a\" 1}", "[1,]", "\"\u{01}\"", "{\"a\":1} x", "tru", String(repeating: "[", count: 100)])
+    func rejectsMalformed(text: String) {
+        #expect(throws: JSON.ParseError.self) { try JSON.parse(Array(text.utf8)) }
+    }
+
+    @Test func stateRoundTrips() throws {
+        var state = SyncState()
+        state.lastAppliedSiteURL = "http://a \"quoted\"\n"
+        state.consecutiveFailures = 3
+        state.reloadOwed = true
+        state.applyInProgress = .init(backupPath: "/var/lib/x.bak", startedAt: "t")
+        let text = state.json.serialized()
+        #expect(SyncState(json: try JSON.parse(Array(text.utf8))) == state)
+        #expect(text.contains("\"reload_owed\": true"))
+    }
 }

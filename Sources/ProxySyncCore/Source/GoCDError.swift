@@ -63,20 +63,20 @@ public enum GoCDResponse {
     public static let maxBodyBytes = 64 * 1024
 
     public static func interpret(
-        status: Int, contentType: String?, location: String?, body: [UInt8], credentials: GoCDError.CredentialKind,
-        decodeJSON: ([UInt8]) -> [String: String?]?
+        status: Int, contentType: String?, location: String?, body: [UInt8], credentials: GoCDError.CredentialKind
     ) -> Result<SiteURLs, GoCDError> {
-        let message = jsonMessage(body, decodeJSON: decodeJSON)
+        let object = try? JSON.parse(body)
+        let message = jsonMessage(object)
         switch status {
         case 200:
             guard isJSON(contentType) else {
                 return .failure(.badBody("Content-Type is \(Escaping.printable(contentType ?? "missing")), not JSON: check that server_url ends in /go"))
             }
-            guard let object = decodeJSON(body) else { return .failure(.badBody("the body is not a JSON object")) }
-            guard case .some(.some(let site)) = object["site_url"] else {
+            guard let object, case .object = object else { return .failure(.badBody("the body is not a JSON object")) }
+            guard let site = object["site_url"]?.string else {
                 return .failure(.badBody("the field site_url is missing or not a string"))
             }
-            guard case .some(.some(let secure)) = object["secure_site_url"] else {
+            guard let secure = object["secure_site_url"]?.string else {
                 return .failure(.badBody("the field secure_site_url is missing or not a string"))
             }
             return .success(SiteURLs(siteURL: site, secureSiteURL: secure))
@@ -106,10 +106,9 @@ public enum GoCDResponse {
     }
 
     /// GoCD's error bodies carry `message` (or `error` for a 500).
-    static func jsonMessage(_ body: [UInt8], decodeJSON: ([UInt8]) -> [String: String?]?) -> String? {
-        guard let object = decodeJSON(body) else { return nil }
-        if case .some(.some(let message)) = object["message"] { return Escaping.printable(message) }
-        if case .some(.some(let message)) = object["error"] { return Escaping.printable(message) }
+    static func jsonMessage(_ object: JSON?) -> String? {
+        if let message = object?["message"]?.string { return Escaping.printable(message) }
+        if let message = object?["error"]?.string { return Escaping.printable(message) }
         return nil
     }
 }

@@ -1,14 +1,14 @@
 /// What the daemon remembers between cycles and restarts (`state.json`).
-public struct SyncState: Codable, Equatable, Sendable {
+public struct SyncState: Equatable, Sendable {
     /// Set before the swap, cleared after the reload: the next start finishes what was interrupted.
-    public struct ApplyInProgress: Codable, Equatable, Sendable {
+    public struct ApplyInProgress: Equatable, Sendable {
         /// The backup of the previous bytes, or nil when there was no file.
         public var backupPath: String?
         public var startedAt: String
 
-        enum CodingKeys: String, CodingKey {
-            case backupPath = "backup_path"
-            case startedAt = "started_at"
+        public init(backupPath: String?, startedAt: String) {
+            self.backupPath = backupPath
+            self.startedAt = startedAt
         }
     }
 
@@ -28,35 +28,46 @@ public struct SyncState: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
-        case lastCycleAt = "last_cycle_at"
-        case lastOutcome = "last_outcome"
-        case lastSuccessAt = "last_success_at"
-        case lastChangeAt = "last_change_at"
-        case lastAppliedSiteURL = "last_applied_site_url"
-        case lastAppliedSecureSiteURL = "last_applied_secure_site_url"
-        case lastError = "last_error"
-        case consecutiveFailures = "consecutive_failures"
-        case lastReloadAt = "last_reload_at"
-        case reloadOwed = "reload_owed"
-        case applyInProgress = "apply_in_progress"
-        case bothUnset = "both_unset"
+    /// The state as the JSON object written to `state.json` (snake_case keys; unset values left out).
+    public var json: JSON {
+        var members: [String: JSON] = [
+            "consecutive_failures": .number(Double(consecutiveFailures)),
+            "reload_owed": .bool(reloadOwed),
+            "both_unset": .bool(bothUnset),
+        ]
+        let strings: [(String, String?)] = [
+            ("last_cycle_at", lastCycleAt), ("last_outcome", lastOutcome), ("last_success_at", lastSuccessAt),
+            ("last_change_at", lastChangeAt), ("last_applied_site_url", lastAppliedSiteURL),
+            ("last_applied_secure_site_url", lastAppliedSecureSiteURL), ("last_error", lastError),
+            ("last_reload_at", lastReloadAt),
+        ]
+        for (key, value) in strings {
+            if let value { members[key] = .string(value) }
+        }
+        if let pending = applyInProgress {
+            var apply: [String: JSON] = ["started_at": .string(pending.startedAt)]
+            if let path = pending.backupPath { apply["backup_path"] = .string(path) }
+            members["apply_in_progress"] = .object(apply)
+        }
+        return .object(members)
     }
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        lastCycleAt = try c.decodeIfPresent(String.self, forKey: .lastCycleAt)
-        lastOutcome = try c.decodeIfPresent(String.self, forKey: .lastOutcome)
-        lastSuccessAt = try c.decodeIfPresent(String.self, forKey: .lastSuccessAt)
-        lastChangeAt = try c.decodeIfPresent(String.self, forKey: .lastChangeAt)
-        lastAppliedSiteURL = try c.decodeIfPresent(String.self, forKey: .lastAppliedSiteURL)
-        lastAppliedSecureSiteURL = try c.decodeIfPresent(String.self, forKey: .lastAppliedSecureSiteURL)
-        lastError = try c.decodeIfPresent(String.self, forKey: .lastError)
-        consecutiveFailures = try c.decodeIfPresent(Int.self, forKey: .consecutiveFailures) ?? 0
-        lastReloadAt = try c.decodeIfPresent(String.self, forKey: .lastReloadAt)
-        reloadOwed = try c.decodeIfPresent(Bool.self, forKey: .reloadOwed) ?? false
-        applyInProgress = try c.decodeIfPresent(ApplyInProgress.self, forKey: .applyInProgress)
-        bothUnset = try c.decodeIfPresent(Bool.self, forKey: .bothUnset) ?? false
+    /// Reads `state.json`; missing keys take their defaults.
+    public init(json: JSON) {
+        lastCycleAt = json["last_cycle_at"]?.string
+        lastOutcome = json["last_outcome"]?.string
+        lastSuccessAt = json["last_success_at"]?.string
+        lastChangeAt = json["last_change_at"]?.string
+        lastAppliedSiteURL = json["last_applied_site_url"]?.string
+        lastAppliedSecureSiteURL = json["last_applied_secure_site_url"]?.string
+        lastError = json["last_error"]?.string
+        consecutiveFailures = json["consecutive_failures"]?.int ?? 0
+        lastReloadAt = json["last_reload_at"]?.string
+        reloadOwed = json["reload_owed"]?.bool ?? false
+        bothUnset = json["both_unset"]?.bool ?? false
+        if let apply = json["apply_in_progress"], case .object = apply {
+            applyInProgress = ApplyInProgress(backupPath: apply["backup_path"]?.string, startedAt: apply["started_at"]?.string ?? "")
+        }
     }
 }
 

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import ProxySyncCore
 
 /// Fetches GoCD's site URLs over libcurl.
@@ -19,23 +18,8 @@ public struct CurlSiteURLSource: SiteURLSource {
         let answer = try await client.get(endpoint, accept: Self.accept).get()
         return try GoCDResponse.interpret(
             status: answer.status, contentType: answer.contentType, location: answer.location, body: answer.body,
-            credentials: credentials, decodeJSON: JSONObject.decodeStrings
+            credentials: credentials
         ).get()
     }
 }
 
-/// Decodes a JSON object's top-level string fields (non-strings become nil values).
-public enum JSONObject {
-    struct AnyValue: Decodable {
-        var string: String?
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            string = try? container.decode(String.self)
-        }
-    }
-
-    public static func decodeStrings(_ bytes: [UInt8]) -> [String: String?]? {
-        guard let object = try? JSONDecoder().decode([String: AnyValue].self, from: Data(bytes)) else { return nil }
-        return object.mapValues { $0.string }
-    }
-}

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import ProxySyncCore
 
 /// `<state_dir>/state.json`, written atomically. The holder of the state lock is its only writer, so the
@@ -15,8 +14,8 @@ public final class JSONStateStore: StateStore, @unchecked Sendable {
     public func load() -> SyncState {
         if let cached = lock.withLock({ cached }) { return cached }
         var loaded = SyncState()
-        if let bytes = try? Posix.readFile(path), let decoded = try? Self.decoder.decode(SyncState.self, from: Data(bytes)) {
-            loaded = decoded
+        if let bytes = try? Posix.readFile(path), let json = try? JSON.parse(bytes) {
+            loaded = SyncState(json: json)
         }
         lock.withLock { cached = loaded }
         return loaded
@@ -24,30 +23,13 @@ public final class JSONStateStore: StateStore, @unchecked Sendable {
 
     /// nil when there is no state file yet.
     public func loadIfPresent() -> SyncState? {
-        guard let bytes = try? Posix.readFile(path) else { return nil }
-        return try? Self.decoder.decode(SyncState.self, from: Data(bytes))
+        guard let bytes = try? Posix.readFile(path), let json = try? JSON.parse(bytes) else { return nil }
+        return SyncState(json: json)
     }
 
     public func save(_ state: SyncState) throws(StoreError) {
-        let data: Data
-        do {
-            data = try Self.encoder.encode(state)
-        } catch {
-            throw StoreError("cannot encode the state: \(error)")
-        }
         try Posix.makeDirectories(Posix.dirname(path), mode: 0o750)
-        try AtomicFile.write(Array(data) + [0x0A], to: path)
+        try AtomicFile.write(Array(state.json.serialized().utf8) + [0x0A], to: path)
         lock.withLock { cached = state }
-    }
-
-    static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return encoder
-    }
-
-    static var decoder: JSONDecoder {
-        let decoder = JSONDecoder()
-        return decoder
     }
 }
