@@ -174,3 +174,32 @@ def test_unit_runs_under_real_systemd(container):
     show = c.sh("systemctl show -p ActiveState,Result gocd-proxy-sync").stdout
     assert "ActiveState=inactive" in show and "Result=success" in show, show
     assert "stopping" in journal(c)
+
+
+def test_unit_applies_apache_config_under_real_systemd(container):
+    """The same sandbox lets `apachectl configtest` and `apachectl -k graceful` work on Debian's layout."""
+    c = container
+    config = c.sh("cat /etc/gocd-proxy-sync/config.toml").stdout
+    config = config.replace('kind = "nginx"', 'kind = "apache"').replace(
+        'output = "/etc/nginx/conf.d/gocd.conf"', 'output = "/etc/apache2/sites-enabled/gocd.conf"')
+    c.sh("cat > /etc/gocd-proxy-sync/config.toml <<'EOF'\n" + config + "EOF")
+    r = c.sh("rm -f /etc/systemd/system/apache2.service && systemctl daemon-reload && "
+             "a2enmod -q proxy proxy_http proxy_wstunnel headers ssl && systemctl start apache2")
+    assert r.returncode == 0, r.stdout + r.stderr + c.sh("journalctl --no-pager -u apache2").stdout
+    r = c.sh("systemd-run --unit gocd-standin /usr/bin/python3 /opt/gps/gocd_standin.py --port 8153 "
+             f"--token {TOKEN} --site-url http://gocd.test:8080 --secure-site-url https://gocd.test:8443")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: c.sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8153/_control").stdout == "200",
+             what="stand-in up")
+    r = c.sh("systemctl start gocd-proxy-sync")
+    assert r.returncode == 0, r.stderr + journal(c)
+    wait_for(lambda: c.sh("curl -sk -o /dev/null -w '%{http_code}' --resolve gocd.test:8443:127.0.0.1 "
+                          "https://gocd.test:8443/go/pipelines").stdout == "200", timeout=30,
+             what="apache serving GoCD: " + journal(c))
+    served = c.sh("curl -sk --resolve gocd.test:8443:127.0.0.1 https://gocd.test:8443/go/pipelines")
+    headers = json.loads(served.stdout)["headers"]
+    assert headers["X-Forwarded-Proto"] == "https" and headers["Host"] == "gocd.test:8443"
+    redirect = c.sh("curl -s -o /dev/null -w '%{redirect_url}' --resolve gocd.test:8080:127.0.0.1 http://gocd.test:8080/go/x")
+    assert redirect.stdout == "https://gocd.test:8443/go/x"
+    assert "test_failed" not in journal(c, "-o", "json")
+    assert c.sh("systemctl stop gocd-proxy-sync").returncode == 0
