@@ -62,6 +62,10 @@ let package = Package(
             path: "Tests/ProxySyncTestSupport"
         ),
         .testTarget(
+            name: "ProxySyncSystemTests",
+            dependencies: ["ProxySyncSystem", "ProxySyncCore", "ProxySyncTestSupport"]
+        ),
+        .testTarget(
             name: "ProxySyncCoreTests",
             dependencies: ["ProxySyncCore", "ProxySyncTestSupport"]
         ),

@@ -8,13 +8,12 @@ import UnixSignals
 ///
 /// - Important: graceful shutdown (SIGTERM/SIGINT) ends the wait between cycles at once, but never
 ///   interrupts a cycle: a write → test → reload in progress always completes.
-public final class SyncDaemon: Service, @unchecked Sendable {
+public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
     var bootstrap: Bootstrap
     var engine: SyncEngine
     let logger: Logger
     let notifier: SystemdNotifier
     let doorbell = Doorbell()
-    let clock = ContinuousClock()
     /// Half of `$WATCHDOG_USEC`, when systemd wants pings.
     let watchdogInterval: Duration?
     var lastChangeEpoch: Int64?
@@ -48,58 +47,32 @@ public final class SyncDaemon: Service, @unchecked Sendable {
     }
 
     func loop() async {
-        var backoff = Backoff(intervalSeconds: bootstrap.settings.sync.intervalSeconds,
-                              maxBackoffSeconds: bootstrap.settings.sync.maxBackoffSeconds)
-        var first = true
-        while true {
-            if await doorbell.take() == .shutdown { return }
-            let outcome = await engine.runCycle(dryRun: false, now: WallClock.now())
-            let now = WallClock.now()
-            if case .applied = outcome { lastChangeEpoch = now.epochSeconds }
-            let delay = backoff.next(after: outcome, jitter: Double.random(in: -1...1))
-            let status = statusLine(outcome, delay: delay, now: now)
-            if first {
-                notifier.ready(status: status)
-                first = false
-            } else {
-                notifier.status(status)
-            }
-            notifier.watchdog()
-            switch await wait(seconds: delay) {
-            case .shutdown:
-                return
-            case .reload:
-                reloadConfig()
-                backoff = Backoff(intervalSeconds: bootstrap.settings.sync.intervalSeconds,
-                                  maxBackoffSeconds: bootstrap.settings.sync.maxBackoffSeconds)
-            case nil:
-                break
-            }
+        let poll = PollLoop(clock: ContinuousClock(), doorbell: doorbell, watchdogInterval: watchdogInterval,
+                            jitter: { Double.random(in: -1...1) })
+        await poll.run(self, intervalSeconds: bootstrap.settings.sync.intervalSeconds,
+                       maxBackoffSeconds: bootstrap.settings.sync.maxBackoffSeconds)
+    }
+
+    public func cycle() async -> CycleOutcome {
+        await engine.runCycle(dryRun: false, now: WallClock.now())
+    }
+
+    public func cycleFinished(_ outcome: CycleOutcome, nextDelaySeconds: Double, first: Bool) {
+        let now = WallClock.now()
+        if case .applied = outcome { lastChangeEpoch = now.epochSeconds }
+        let status = statusLine(outcome, delay: nextDelaySeconds, now: now)
+        if first {
+            notifier.ready(status: status)
+        } else {
+            notifier.status(status)
         }
     }
 
-    /// Waits for `seconds`, pinging the watchdog; returns early on a ring.
-    func wait(seconds: Double) async -> Doorbell.Ring? {
-        let deadline = clock.now.advanced(by: .milliseconds(Int64(seconds * 1000)))
-        while clock.now < deadline {
-            let remaining = clock.now.duration(to: deadline)
-            let slice = watchdogInterval.map { min($0, remaining) } ?? remaining
-            let doorbell = self.doorbell
-            let clock = self.clock
-            let ring: Doorbell.Ring?? = await withTaskGroup(of: Doorbell.Ring??.self) { group in
-                group.addTask { await doorbell.next() }
-                group.addTask {
-                    try? await clock.sleep(for: slice)
-                    return .some(nil)
-                }
-                let first = await group.next() ?? nil
-                group.cancelAll()
-                return first
-            }
-            if case .some(.some(let ring)) = ring { return ring }
-            if watchdogInterval != nil { notifier.watchdog() }
-        }
-        return nil
+    public func watchdogPing() { notifier.watchdog() }
+
+    public func reloadConfiguration() -> (intervalSeconds: Int, maxBackoffSeconds: Int) {
+        reloadConfig()
+        return (bootstrap.settings.sync.intervalSeconds, bootstrap.settings.sync.maxBackoffSeconds)
     }
 
     /// SIGHUP: re-read the config; keep the old one if the new one is invalid.
