@@ -45,6 +45,19 @@ def rss_kib(pid, field="VmRSS"):
     return None
 
 
+def rss_by_mapping(pid, top=8):
+    """Resident KiB per mapped file (anonymous memory as [anon]) from /proc/PID/smaps, largest first."""
+    totals, name = {}, "[anon]"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        parts = line.split()
+        if parts and "-" in parts[0] and len(parts) >= 5:
+            name = parts[5] if len(parts) > 5 else "[anon]"
+            name = name.rsplit("/", 1)[-1]
+        elif parts and parts[0] == "Rss:":
+            totals[name] = totals.get(name, 0) + int(parts[1])
+    return sorted(totals.items(), key=lambda kv: -kv[1])[:top]
+
+
 def percentile(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -170,6 +183,7 @@ def run_all(tmp, binary, bench, results):
             time.sleep(max(0, 60 - (time.monotonic() - start)))
             rss60 = rss_kib(daemon.pid)
             time.sleep(max(0, IDLE - (time.monotonic() - start)))
+            results["rss_by_mapping_kib"] = rss_by_mapping(daemon.pid)
             results["footprint"] = {"idle_seconds": IDLE, "rss_60s_kib": rss60, "rss_end_kib": rss_kib(daemon.pid),
                                     "peak_kib": rss_kib(daemon.pid, "VmHWM"),
                                     "cycles": gocd.snapshot()["api_requests"] - n0}
@@ -249,6 +263,9 @@ def write_results(r):
         "| --- | --- | --- | --- | --- |",
     ]
     lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
+    lines += ["", "Where the resident memory is at the end of the idle run (from `/proc/PID/smaps`, KiB):", "",
+              "| mapping | RSS KiB |", "| --- | --- |"]
+    lines += [f"| {name} | {kib} |" for name, kib in r["rss_by_mapping_kib"]]
     lines += ["", "Raw figures:", "", "```json", json.dumps(r, indent=2), "```", ""]
     text = "\n".join(lines)
     (ROOT / "Benchmarks" / "results.md").write_text(text)
