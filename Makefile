@@ -36,5 +36,6 @@ deb:
 
 # Benchmarks against the shell loop in Benchmarks/baseline.sh; writes Benchmarks/results.md (not part of make test).
 bench:
-	@command -v jq >/dev/null || apt-get install -y jq
+	@for tool in jq curl nginx openssl; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	python3 Benchmarks/bench.py
