@@ -75,13 +75,17 @@ struct Check: AsyncParsableCommand {
                     report.fail("GoCD \(version) is older than 19.11 and has no site-URLs API: upgrade GoCD", gocd: true)
                 }
             } else if answer.status != 401 && answer.status != 403 {
-                report.fail("GoCD version: HTTP \(answer.status) from \(settings.gocd.versionEndpoint): check that server_url ends in /go", gocd: true)
+                report.fail(
+                    "GoCD version: HTTP \(answer.status) from \(settings.gocd.versionEndpoint): check that server_url ends in /go",
+                    gocd: true)
             }
         }
         let source = CurlSiteURLSource(client: client, settings: settings.gocd, credentials: auth.kind)
         do {
             let urls = try await source.fetchSiteURLs()
-            report.ok("authorized for the site-URLs API (site_url=\"\(Escaping.printable(urls.siteURL))\" secure_site_url=\"\(Escaping.printable(urls.secureSiteURL))\")")
+            report.ok(
+                "authorized for the site-URLs API (site_url=\"\(Escaping.printable(urls.siteURL))\" secure_site_url=\"\(Escaping.printable(urls.secureSiteURL))\")"
+            )
             do {
                 switch try PlanDeriver.derive(urls, settings: settings.proxy) {
                 case .nothingToDerive:

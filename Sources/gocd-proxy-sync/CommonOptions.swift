@@ -7,7 +7,10 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// Options every subcommand takes after its name.
 struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The config file (default: $GOCD_PROXY_SYNC_CONFIG, then /etc/gocd-proxy-sync/config.toml).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The config file (default: $GOCD_PROXY_SYNC_CONFIG, then /etc/gocd-proxy-sync/config.toml).", valueName: "path"))
     var config: String?
 
     @Option(name: .long, help: "trace, debug, info, notice, warning or error.")
@@ -60,8 +63,9 @@ extension CommonOptions {
         }
         let stale = AtomicFile.removeStaleTemporaries(near: bootstrap.settings.proxy.output)
         if !stale.isEmpty {
-            logger.notice("removed temporary files left by an interrupted run",
-                          metadata: ["event": "started", "files": "\(stale.joined(separator: ","))"])
+            logger.notice(
+                "removed temporary files left by an interrupted run",
+                metadata: ["event": "started", "files": "\(stale.joined(separator: ","))"])
         }
         return lock
     }

@@ -45,9 +45,12 @@ struct Render: AsyncParsableCommand {
                 print(try Renderers.make(for: bootstrap.settings.proxy).render(plan), terminator: "")
             }
         } catch let rejection as SiteURLRejection {
-            logger.error("site URL rejected", metadata: [
-                "event": "rejected", "field": "\(rejection.field)", "value": "\(rejection.value)", "reason": "\(rejection.reason)",
-            ])
+            logger.error(
+                "site URL rejected",
+                metadata: [
+                    "event": "rejected", "field": "\(rejection.field)", "value": "\(rejection.value)",
+                    "reason": "\(rejection.reason)",
+                ])
             throw ExitCode(4)
         } catch {
             logger.error("refusing to render", metadata: ["event": "rejected", "reason": "\(error)"])

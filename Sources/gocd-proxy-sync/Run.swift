@@ -16,17 +16,21 @@ struct Run: AsyncParsableCommand {
         let (bootstrap, engine) = try options.engine(logger)
         let lock = try options.takeLock(bootstrap, logger)
         defer { withExtendedLifetime(lock) {} }
-        logger.notice("started", metadata: [
-            "event": "started", "version": "\(Version.string)", "config": "\(bootstrap.configPath)",
-            "gocd": "\(bootstrap.settings.gocd.serverURL)", "output": "\(bootstrap.settings.proxy.output)",
-            "kind": "\(bootstrap.settings.proxy.kind.rawValue)", "interval_seconds": "\(bootstrap.settings.sync.intervalSeconds)",
-        ])
+        logger.notice(
+            "started",
+            metadata: [
+                "event": "started", "version": "\(Version.string)", "config": "\(bootstrap.configPath)",
+                "gocd": "\(bootstrap.settings.gocd.serverURL)", "output": "\(bootstrap.settings.proxy.output)",
+                "kind": "\(bootstrap.settings.proxy.kind.rawValue)",
+                "interval_seconds": "\(bootstrap.settings.sync.intervalSeconds)",
+            ])
         bootstrap.warnAtStart(logger)
         let daemon = SyncDaemon(bootstrap: bootstrap, engine: engine, logger: logger)
         var quiet = logger
         quiet.logLevel = .error
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet))
         try await group.run()
     }
 }

@@ -29,7 +29,9 @@ struct Status: AsyncParsableCommand {
         }
         func show(_ value: String?) -> String { value.map { $0.isEmpty ? "\"\"" : $0 } ?? "never" }
         print("output:               \(bootstrap.settings.proxy.output)")
-        print("last recorded cycle:  \(show(state.lastCycleAt)) (\(state.lastOutcome ?? "none"); cycles that change nothing are not recorded)")
+        print(
+            "last recorded cycle:  \(show(state.lastCycleAt)) (\(state.lastOutcome ?? "none"); cycles that change nothing are not recorded)"
+        )
         print("last success:         \(show(state.lastSuccessAt))")
         print("last change applied:  \(show(state.lastChangeAt))")
         print("site_url:             \(show(state.lastAppliedSiteURL))")

@@ -42,7 +42,10 @@ final class AlternatingSource: SiteURLSource, @unchecked Sendable {
     let a: SiteURLs
     let b: SiteURLs
     var count = 0
-    init(_ a: SiteURLs, _ b: SiteURLs) { self.a = a; self.b = b }
+    init(_ a: SiteURLs, _ b: SiteURLs) {
+        self.a = a
+        self.b = b
+    }
     func fetchSiteURLs() async throws(GoCDError) -> SiteURLs {
         count += 1
         return count % 2 == 0 ? a : b
@@ -61,7 +64,8 @@ let bootstrap = try Bootstrap(configOption: arguments[2])
 switch arguments[1] {
 case "unchanged":
     let (source, client, _) = try bootstrap.makeSource()
-    let engine = bootstrap.makeEngine(source: source, proxy: CommandProxyControl(settings: bootstrap.settings.proxy), logger: logger)
+    let engine = bootstrap.makeEngine(
+        source: source, proxy: CommandProxyControl(settings: bootstrap.settings.proxy), logger: logger)
     // One warm-up cycle applies the file; the measured cycles then find nothing to change.
     let first = await engine.runCycle(dryRun: false, now: WallClock.now())
     let before = client.traffic
@@ -74,7 +78,8 @@ case "unchanged":
     let cpu = cpuSeconds() - cpu0
     let wall = wallSeconds() - wall0
     let after = client.traffic
-    print("""
+    print(
+        """
         {"mode": "unchanged", "first": "\(first.event)", "cycles": \(count), "unchanged": \(unchanged), \
         "cpu_ms_per_cycle": \(cpu * 1000 / Double(count)), "wall_ms_per_cycle": \(wall * 1000 / Double(count)), \
         "requests": \(after.requests - before.requests), \
@@ -101,7 +106,8 @@ case "apply":
     overheads.sort()
     let p50 = overheads[overheads.count / 2]
     let p95 = overheads[min(overheads.count - 1, Int(Double(overheads.count) * 0.95))]
-    print("""
+    print(
+        """
         {"mode": "apply", "changes": \(count), "applied": \(applied), "overhead_ms_p50": \(p50), \
         "overhead_ms_p95": \(p95), "commands_ms_per_apply": \(proxy.commandSeconds * 1000 / Double(count))}
         """)

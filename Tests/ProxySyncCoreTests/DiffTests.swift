@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ProxySyncCore
 
 struct DiffTests {
@@ -36,8 +37,9 @@ struct DiffTests {
             """
         let config = InstalledConfig.read(text, kind: .nginx)
         #expect(!config.isManaged)
-        #expect(Set(config.listeners.map { "\($0.scheme.rawValue) \($0.serverName):\($0.port)" })
-            == ["http old.example:80", "http www.old.example:80", "https old.example:443"])
+        #expect(
+            Set(config.listeners.map { "\($0.scheme.rawValue) \($0.serverName):\($0.port)" })
+                == ["http old.example:80", "http www.old.example:80", "https old.example:443"])
     }
 
     @Test func unifiedDiffShowsChangedLines() {

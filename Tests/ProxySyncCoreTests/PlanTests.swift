@@ -1,22 +1,25 @@
 import Testing
+
 @testable import ProxySyncCore
 
 struct PlanTests {
     @Test func httpPlusHTTPSRedirectsToSecure() throws {
         let plan = try Fixtures.plan("http://a.example", "https://b.example:8443")
-        #expect(plan.listeners == [
-            Listener(scheme: .http, port: 80, serverName: "a.example", action: .redirect(to: "https://b.example:8443")),
-            Listener(scheme: .https, port: 8443, serverName: "b.example", action: .proxy),
-        ])
+        #expect(
+            plan.listeners == [
+                Listener(scheme: .http, port: 80, serverName: "a.example", action: .redirect(to: "https://b.example:8443")),
+                Listener(scheme: .https, port: 8443, serverName: "b.example", action: .proxy),
+            ])
         #expect(plan.sourceLine == "# Source: site_url=http://a.example secure_site_url=https://b.example:8443")
     }
 
     @Test func httpsOnlyWithRedirect() throws {
         let plan = try Fixtures.plan("https://a.example:8443", "")
-        #expect(plan.listeners == [
-            Listener(scheme: .http, port: 80, serverName: "a.example", action: .redirect(to: "https://a.example:8443")),
-            Listener(scheme: .https, port: 8443, serverName: "a.example", action: .proxy),
-        ])
+        #expect(
+            plan.listeners == [
+                Listener(scheme: .http, port: 80, serverName: "a.example", action: .redirect(to: "https://a.example:8443")),
+                Listener(scheme: .https, port: 8443, serverName: "a.example", action: .proxy),
+            ])
     }
 
     @Test func httpsSameAsSecureIsOneListener() throws {
@@ -38,32 +41,39 @@ struct PlanTests {
 
     @Test func twoHTTPSNamesBothProxy() throws {
         let plan = try Fixtures.plan("https://a.example", "https://b.example:8443")
-        #expect(plan.listeners == [
-            Listener(scheme: .https, port: 443, serverName: "a.example", action: .proxy),
-            Listener(scheme: .https, port: 8443, serverName: "b.example", action: .proxy),
-        ])
+        #expect(
+            plan.listeners == [
+                Listener(scheme: .https, port: 443, serverName: "a.example", action: .proxy),
+                Listener(scheme: .https, port: 8443, serverName: "b.example", action: .proxy),
+            ])
     }
 
     @Test func bothUnsetDerivesNothing() throws {
-        #expect(try PlanDeriver.derive(SiteURLs(siteURL: "", secureSiteURL: " "), settings: Fixtures.proxy())
-            == .nothingToDerive(warnings: ["secure_site_url had surrounding spaces, which were ignored: fix the value in GoCD"]))
+        #expect(
+            try PlanDeriver.derive(SiteURLs(siteURL: "", secureSiteURL: " "), settings: Fixtures.proxy())
+                == .nothingToDerive(warnings: [
+                    "secure_site_url had surrounding spaces, which were ignored: fix the value in GoCD"
+                ]))
     }
 
     @Test func httpsWithoutCertificateIsRejected() {
         #expect(throws: SiteURLRejection.self) {
-            try PlanDeriver.derive(SiteURLs(siteURL: "", secureSiteURL: "https://b.example"), settings: Fixtures.proxy(certificate: false))
+            try PlanDeriver.derive(
+                SiteURLs(siteURL: "", secureSiteURL: "https://b.example"), settings: Fixtures.proxy(certificate: false))
         }
     }
 
     @Test func onePortCannotBeBothSchemes() {
         #expect(throws: SiteURLRejection.self) {
-            try PlanDeriver.derive(SiteURLs(siteURL: "http://a.example:8443", secureSiteURL: "https://b.example:8443"), settings: Fixtures.proxy())
+            try PlanDeriver.derive(
+                SiteURLs(siteURL: "http://a.example:8443", secureSiteURL: "https://b.example:8443"), settings: Fixtures.proxy())
         }
     }
 
     @Test func hostileSecureRejectsWholeCycle() {
         #expect(throws: SiteURLRejection.self) {
-            try PlanDeriver.derive(SiteURLs(siteURL: "http://a.example", secureSiteURL: "https://b;c"), settings: Fixtures.proxy())
+            try PlanDeriver.derive(
+                SiteURLs(siteURL: "http://a.example", secureSiteURL: "https://b;c"), settings: Fixtures.proxy())
         }
     }
 }
@@ -96,7 +106,8 @@ struct RenderGoldenTests {
         var proxy = Fixtures.proxy(kind: .apache)
         proxy.listenAddress = "192.0.2.10"
         proxy.apacheExistingListenPorts = [80]
-        let text = try Renderers.make(for: proxy).render(try Fixtures.plan("http://a.example", "https://a.example:8443", proxy: proxy))
+        let text = try Renderers.make(for: proxy).render(
+            try Fixtures.plan("http://a.example", "https://a.example:8443", proxy: proxy))
         #expect(text.contains("Listen 192.0.2.10:8443\n"))
         #expect(!text.contains("Listen 192.0.2.10:80\n"))
         #expect(text.contains("<VirtualHost 192.0.2.10:80>"))

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ProxySyncCore
 
 struct SettingsTests {
@@ -31,9 +32,11 @@ struct SettingsTests {
     }
 
     @Test func apacheDefaults() throws {
-        let settings = try Settings.decode(Self.minimal.replacingOccurrences("kind = \"nginx\"", "kind = \"apache\""), file: "/c.toml")
+        let settings = try Settings.decode(
+            Self.minimal.replacingOccurrences("kind = \"nginx\"", "kind = \"apache\""), file: "/c.toml")
         #expect(settings.proxy.testCommand == ["nginx", "-t", "-q"])  // set explicitly above
-        let bare = try Settings.decode("""
+        let bare = try Settings.decode(
+            """
             [gocd]
             server_url = "https://gocd.internal:8154/go"
             [proxy]
@@ -53,7 +56,10 @@ struct SettingsTests {
         ("[gocd]\nserver_url = \"ftp://x\"\n", "gocd.server_url: must be http(s)://host[:port]/go"),
         ("[gocd]\nserver_url = \"http://x/go\"\ntoken_file = \"token\"\n", "gocd.token_file: must be an absolute path"),
         ("[gocd]\nserver_url = \"http://x/go\"\nusername = \"a\"\n", "gocd.password_file: required when username is set"),
-        ("[gocd]\nserver_url = \"http://x/go\"\ntimeout_seconds = 0\n", "gocd.timeout_seconds: line 3: must be between 1 and 600"),
+        (
+            "[gocd]\nserver_url = \"http://x/go\"\ntimeout_seconds = 0\n",
+            "gocd.timeout_seconds: line 3: must be between 1 and 600"
+        ),
         ("[gocd]\nserver_url = \"http://x/go\"\ntls_verify = \"no\"\n", "gocd.tls_verify: line 3: expected true or false"),
         ("[gocd\n", "line 1: expected ] to close the table header"),
         ("x = 1\n", "x: line 1: unknown key outside any table"),

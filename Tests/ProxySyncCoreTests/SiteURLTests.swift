@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ProxySyncCore
 
 struct SiteURLTests {
@@ -25,7 +26,10 @@ struct SiteURLTests {
         ("http://gocd:1", "http://gocd:1"),
         ("https://ci.example.com/a.b_c~d-e/f", "https://ci.example.com"),
         ("  https://ci.example.com  ", "https://ci.example.com"),
-        ("https://" + String(repeating: "a", count: 63) + ".example", "https://" + String(repeating: "a", count: 63) + ".example"),
+        (
+            "https://" + String(repeating: "a", count: 63) + ".example",
+            "https://" + String(repeating: "a", count: 63) + ".example"
+        ),
         ("https://1ci.example.com", "https://1ci.example.com"),
     ]
 

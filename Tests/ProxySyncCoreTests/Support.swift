@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import ProxySyncCore
 
 enum Fixtures {
@@ -22,7 +23,8 @@ enum Fixtures {
     }
 
     static func plan(_ site: String, _ secure: String, proxy: ProxySettings = Fixtures.proxy()) throws -> ProxyPlan {
-        guard case .plan(let plan) = try PlanDeriver.derive(SiteURLs(siteURL: site, secureSiteURL: secure), settings: proxy) else {
+        guard case .plan(let plan) = try PlanDeriver.derive(SiteURLs(siteURL: site, secureSiteURL: secure), settings: proxy)
+        else {
             throw StoreError("nothing to derive")
         }
         return plan

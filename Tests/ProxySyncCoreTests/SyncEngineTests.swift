@@ -1,7 +1,8 @@
 import Logging
-import Testing
-@testable import ProxySyncCore
 import ProxySyncTestSupport
+import Testing
+
+@testable import ProxySyncCore
 
 struct SyncEngineTests {
     let now = Timestamp(epochSeconds: 1_800_000_000, iso8601: "2027-01-15T08:00:00Z")
@@ -15,7 +16,8 @@ struct SyncEngineTests {
         let state = InMemoryStateStore()
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let engine = SyncEngine(settings: Fixtures.settings(), source: source, store: store, proxy: proxy, state: state, logger: logger)
+        let engine = SyncEngine(
+            settings: Fixtures.settings(), source: source, store: store, proxy: proxy, state: state, logger: logger)
         return (engine, source, store, proxy, state)
     }
 
@@ -23,7 +25,13 @@ struct SyncEngineTests {
 
     @Test func firstApplyThenUnchanged() async {
         let (engine, _, store, proxy, state) = make(urls)
-        #expect(await engine.runCycle(dryRun: false, now: now) == .applied(reason: "initial", diff: "added http listener gocd.example.com:80 (redirect to https://gocd.example.com); added https listener gocd.example.com:443 (proxy)"))
+        #expect(
+            await engine.runCycle(dryRun: false, now: now)
+                == .applied(
+                    reason: "initial",
+                    diff:
+                        "added http listener gocd.example.com:80 (redirect to https://gocd.example.com); added https listener gocd.example.com:443 (proxy)"
+                ))
         #expect(proxy.calls == ["test", "reload"])
         #expect(store.text?.hasPrefix(Renderers.headerLine) == true)
         #expect(state.state.lastAppliedSecureSiteURL == "https://gocd.example.com")
@@ -97,7 +105,8 @@ struct SyncEngineTests {
     @Test func dryRunWritesNothing() async {
         let (engine, _, store, proxy, state) = make(urls, installed: "# old\n")
         guard case .dryRun(_, let unified, let pending) = await engine.runCycle(dryRun: true, now: now) else {
-            Issue.record("expected a dry run"); return
+            Issue.record("expected a dry run")
+            return
         }
         #expect(pending)
         #expect(unified.contains("-# old"))
@@ -109,12 +118,15 @@ struct SyncEngineTests {
         _ = await engine.runCycle(dryRun: false, now: now)
         let good = store.text!
         try? store.install(Array(good.replacingOccurrences("3600s", "1s").utf8))
-        #expect(await engine.runCycle(dryRun: false, now: now) == .applied(reason: "drift", diff: "the file was edited by hand; restoring the managed content"))
+        #expect(
+            await engine.runCycle(dryRun: false, now: now)
+                == .applied(reason: "drift", diff: "the file was edited by hand; restoring the managed content"))
         #expect(store.text == good)
     }
 
     @Test func interruptedApplyIsRolledBackWhenTestFails() async throws {
-        let (engine, _, store, proxy, state) = make(urls, installed: "# broken new\n", testPasses: { !($0?.contains("broken") ?? false) })
+        let (engine, _, store, proxy, state) = make(
+            urls, installed: "# broken new\n", testPasses: { !($0?.contains("broken") ?? false) })
         let backup = try store.backup(Array("# good old\n".utf8))
         state.state.applyInProgress = .init(backupPath: backup, startedAt: "earlier")
         _ = await engine.runCycle(dryRun: false, now: now)

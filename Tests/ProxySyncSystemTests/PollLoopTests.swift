@@ -58,8 +58,10 @@ func eventually(_ condition: () -> Bool) async {
 }
 
 struct PollLoopTests {
-    func start(_ driver: RecordingDriver, clock: ManualClock, doorbell: Doorbell, interval: Int = 30, cap: Int = 300,
-               watchdog: Duration? = nil) -> Task<Void, Never> {
+    func start(
+        _ driver: RecordingDriver, clock: ManualClock, doorbell: Doorbell, interval: Int = 30, cap: Int = 300,
+        watchdog: Duration? = nil
+    ) -> Task<Void, Never> {
         let loop = PollLoop(clock: clock, doorbell: doorbell, watchdogInterval: watchdog, jitter: { 0 })
         return Task { await loop.run(driver, intervalSeconds: interval, maxBackoffSeconds: cap) }
     }

@@ -65,7 +65,8 @@ public final class ScriptedProxyControl: ProxyControl, @unchecked Sendable {
 
     public func reload() async -> CommandResult {
         calls.append("reload")
-        return CommandResult(argv: ["nginx", "-s", "reload"], exitStatus: reloadPasses ? 0 : 1, output: reloadPasses ? "" : "reload says no")
+        return CommandResult(
+            argv: ["nginx", "-s", "reload"], exitStatus: reloadPasses ? 0 : 1, output: reloadPasses ? "" : "reload says no")
     }
 }
 

@@ -22,7 +22,8 @@ public struct InstalledConfig: Equatable, Sendable {
             for (port, ssl) in ports {
                 for name in names.isEmpty ? ["_"] : names {
                     let action: Listener.Action = redirect.map { .redirect(to: $0) } ?? .proxy
-                    out.append(Listener(scheme: ssl || defaultHTTPS ? .https : .http, port: port, serverName: name, action: action))
+                    out.append(
+                        Listener(scheme: ssl || defaultHTTPS ? .https : .http, port: port, serverName: name, action: action))
                 }
             }
             return out

@@ -17,17 +17,22 @@ public enum UnifiedDiff {
         var j = 0
         while i < a.count || j < b.count {
             if i < a.count, j < b.count, a[i] == b[j] {
-                ops.append((.same(a[i]), i, j)); i += 1; j += 1
+                ops.append((.same(a[i]), i, j))
+                i += 1
+                j += 1
             } else if j < b.count, i == a.count || table[i][j + 1] > table[i + 1][j] {
-                ops.append((.add(b[j]), i, j)); j += 1
+                ops.append((.add(b[j]), i, j))
+                j += 1
             } else {
-                ops.append((.del(a[i]), i, j)); i += 1
+                ops.append((.del(a[i]), i, j))
+                i += 1
             }
         }
         var out = "--- \(oldName)\n+++ \(newName)\n"
         var index = 0
         while index < ops.count {
-            guard let change = ops[index...].firstIndex(where: { if case .same = $0.0 { return false } else { return true } }) else { break }
+            guard let change = ops[index...].firstIndex(where: { if case .same = $0.0 { return false } else { return true } })
+            else { break }
             let start = max(index, change - context)
             var end = change
             var lastChange = change
@@ -46,9 +51,16 @@ public enum UnifiedDiff {
             var body = ""
             for (op, _, _) in hunk {
                 switch op {
-                case .same(let line): body += " \(line)\n"; oldCount += 1; newCount += 1
-                case .del(let line): body += "-\(line)\n"; oldCount += 1
-                case .add(let line): body += "+\(line)\n"; newCount += 1
+                case .same(let line):
+                    body += " \(line)\n"
+                    oldCount += 1
+                    newCount += 1
+                case .del(let line):
+                    body += "-\(line)\n"
+                    oldCount += 1
+                case .add(let line):
+                    body += "+\(line)\n"
+                    newCount += 1
                 }
             }
             let oldStart = oldCount == 0 ? hunk.first!.1 : hunk.first!.1 + 1

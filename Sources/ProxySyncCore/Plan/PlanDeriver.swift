@@ -70,7 +70,8 @@ public enum PlanDeriver {
             if let existing = schemeByPort[listener.port], existing != listener.scheme {
                 throw SiteURLRejection(
                     field: "site_url", rawValue: urls.siteURL,
-                    reason: "port \(listener.port) would have to serve both http and https (secure_site_url=\(plan.secureSiteURL))")
+                    reason:
+                        "port \(listener.port) would have to serve both http and https (secure_site_url=\(plan.secureSiteURL))")
             }
             schemeByPort[listener.port] = listener.scheme
         }

@@ -5,7 +5,9 @@
 public enum ConfigToken {
     public struct Unsafe: Error, Equatable, Sendable, CustomStringConvertible {
         public var value: String
-        public var description: String { "refusing to write unsafe value \"\(Escaping.printable(value))\" into a proxy configuration" }
+        public var description: String {
+            "refusing to write unsafe value \"\(Escaping.printable(value))\" into a proxy configuration"
+        }
     }
 
     /// Returns `value` unchanged when every byte is in `[A-Za-z0-9 . _ ~ / : - + @ [ ] =]` and it is non-empty.

@@ -33,12 +33,16 @@ public enum ConfigValues {
             hostPart = rest[...close]
             let after = rest[rest.index(after: close)...]
             if !after.isEmpty {
-                guard after.hasPrefix(":"), let parsed = SiteURL.parsePort(after.dropFirst()) else { return .failure(ValueProblem(text: usage)) }
+                guard after.hasPrefix(":"), let parsed = SiteURL.parsePort(after.dropFirst()) else {
+                    return .failure(ValueProblem(text: usage))
+                }
                 port = parsed
             }
         } else if let colon = rest.lastIndex(of: ":") {
             hostPart = rest[..<colon]
-            guard let parsed = SiteURL.parsePort(rest[rest.index(after: colon)...]) else { return .failure(ValueProblem(text: usage)) }
+            guard let parsed = SiteURL.parsePort(rest[rest.index(after: colon)...]) else {
+                return .failure(ValueProblem(text: usage))
+            }
             port = parsed
         }
         guard let host = try? HostName.normalise(String(hostPart)) else { return .failure(ValueProblem(text: usage)) }
@@ -52,7 +56,9 @@ public enum ConfigValues {
         let rest = text.drop(while: { $0 != "/" }).dropFirst(2)
         let authority = rest.prefix(while: { $0 != "/" })
         let path = rest.dropFirst(authority.count)
-        guard case .success = parseUpstream(String(text.prefix(text.count - path.count))) else { return .failure(ValueProblem(text: usage)) }
+        guard case .success = parseUpstream(String(text.prefix(text.count - path.count))) else {
+            return .failure(ValueProblem(text: usage))
+        }
         for byte in path.utf8 where !ConfigToken.isPathByte(byte) { return .failure(ValueProblem(text: usage)) }
         return .success(())
     }

@@ -54,7 +54,9 @@ extension Settings {
                 guard let keys = known[table] else {
                     if table.isEmpty {
                         if let first = entries.sorted(by: { $0.value.line < $1.value.line }).first {
-                            throw fail(first.key, "line \(first.value.line): unknown key outside any table (expected [gocd], [proxy] or [sync])")
+                            throw fail(
+                                first.key,
+                                "line \(first.value.line): unknown key outside any table (expected [gocd], [proxy] or [sync])")
                         }
                         continue
                     }
@@ -73,7 +75,9 @@ extension Settings {
         // MARK: tables
 
         func gocdSettings() throws(ConfigError) -> GoCDSettings {
-            guard let serverURL = try string("gocd", "server_url") else { throw fail("gocd.server_url", "required key is missing") }
+            guard let serverURL = try string("gocd", "server_url") else {
+                throw fail("gocd.server_url", "required key is missing")
+            }
             try ConfigValues.checkServerURL(serverURL).mapError { fail("gocd.server_url", $0.text) }
             var gocd = GoCDSettings(serverURL: serverURL)
             gocd.tokenFile = try path("gocd", "token_file")
@@ -102,7 +106,9 @@ extension Settings {
                 throw fail("proxy.kind", "must be \"nginx\" or \"apache\", not \"\(Escaping.printable(kindText))\"")
             }
             guard let output = try path("proxy", "output") else { throw fail("proxy.output", "required key is missing") }
-            guard let upstreamText = try string("proxy", "upstream") else { throw fail("proxy.upstream", "required key is missing") }
+            guard let upstreamText = try string("proxy", "upstream") else {
+                throw fail("proxy.upstream", "required key is missing")
+            }
             let upstream = try ConfigValues.parseUpstream(upstreamText).get(orThrow: { fail("proxy.upstream", $0.text) })
             var proxy = ProxySettings(
                 kind: kind, output: output, upstream: upstream,
@@ -112,8 +118,9 @@ extension Settings {
             proxy.tlsCertificateKey = try path("proxy", "tls_certificate_key")
             proxy.tlsCertificateChain = try path("proxy", "tls_certificate_chain")
             if (proxy.tlsCertificate == nil) != (proxy.tlsCertificateKey == nil) {
-                throw fail(proxy.tlsCertificate == nil ? "proxy.tls_certificate" : "proxy.tls_certificate_key",
-                           "tls_certificate and tls_certificate_key must be set together")
+                throw fail(
+                    proxy.tlsCertificate == nil ? "proxy.tls_certificate" : "proxy.tls_certificate_key",
+                    "tls_certificate and tls_certificate_key must be set together")
             }
             if let address = try string("proxy", "listen_address") {
                 var bare = address
@@ -127,7 +134,9 @@ extension Settings {
             proxy.redirectHTTPToHTTPS = try bool("proxy", "redirect_http_to_https") ?? true
             if let size = try string("proxy", "client_max_body_size") {
                 guard ConfigValues.isBodySize(size) else {
-                    throw fail("proxy.client_max_body_size", "must be a number with an optional k, m or g suffix (e.g. \"10000m\"), or 0")
+                    throw fail(
+                        "proxy.client_max_body_size", "must be a number with an optional k, m or g suffix (e.g. \"10000m\"), or 0"
+                    )
                 }
                 proxy.clientMaxBodySize = size.lowercased()
             }

@@ -132,7 +132,9 @@ public enum TOML {
             guard let byte = peek else { throw error("expected a value") }
             switch byte {
             case UInt8(ascii: "\""):
-                if bytes[index...].starts(with: Array("\"\"\"".utf8)) { throw error("multi-line strings are not used in this file") }
+                if bytes[index...].starts(with: Array("\"\"\"".utf8)) {
+                    throw error("multi-line strings are not used in this file")
+                }
                 return .string(try basicString())
             case UInt8(ascii: "'"):
                 return .string(try literalString())
@@ -157,8 +159,9 @@ public enum TOML {
 
         mutating func integer() throws(SyntaxError) -> Value {
             var text: [UInt8] = []
-            while let byte = peek, (byte >= 48 && byte <= 57) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
-                || byte == UInt8(ascii: "_")
+            while let byte = peek,
+                (byte >= 48 && byte <= 57) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
+                    || byte == UInt8(ascii: "_")
             {
                 if byte != UInt8(ascii: "_") { text.append(byte) }
                 index += 1

@@ -29,18 +29,23 @@ public enum GoCDError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .unauthorized(let credentials, let disabled, let message):
             if disabled {
-                return "GoCD refused the credentials (\(credentials.rawValue) was sent): security is disabled on this GoCD server, so remove token_file/username/password_file from [gocd]"
+                return
+                    "GoCD refused the credentials (\(credentials.rawValue) was sent): security is disabled on this GoCD server, so remove token_file/username/password_file from [gocd]"
             }
             if credentials == .none {
-                return "GoCD refused the request: it needs credentials; set token_file (an admin's access token) or username/password_file in [gocd] (GoCD said: \(message))"
+                return
+                    "GoCD refused the request: it needs credentials; set token_file (an admin's access token) or username/password_file in [gocd] (GoCD said: \(message))"
             }
-            return "GoCD refused the credentials (\(credentials.rawValue) was sent): check that it is valid and not revoked (GoCD said: \(message))"
+            return
+                "GoCD refused the credentials (\(credentials.rawValue) was sent): check that it is valid and not revoked (GoCD said: \(message))"
         case .forbidden(let message):
-            return "the account is not a GoCD system administrator: give it the admin role or use an admin's access token (GoCD said: \(message))"
+            return
+                "the account is not a GoCD system administrator: give it the admin role or use an admin's access token (GoCD said: \(message))"
         case .notFound:
             return "no site-URLs API at this address: check that server_url ends in /go and that GoCD is 19.11 or newer"
         case .redirected(let status, let location):
-            return "server_url points at a page, not the API (HTTP \(status) redirect\(location.map { " to \(Escaping.printable($0))" } ?? "")): check server_url, which must end in /go"
+            return
+                "server_url points at a page, not the API (HTTP \(status) redirect\(location.map { " to \(Escaping.printable($0))" } ?? "")): check server_url, which must end in /go"
         case .unavailable(let message):
             return "GoCD is starting or running a backup (HTTP 503: \(message)); will retry"
         case .serverError(let status, let detail):
@@ -70,7 +75,10 @@ public enum GoCDResponse {
         switch status {
         case 200:
             guard isJSON(contentType) else {
-                return .failure(.badBody("Content-Type is \(Escaping.printable(contentType ?? "missing")), not JSON: check that server_url ends in /go"))
+                return .failure(
+                    .badBody(
+                        "Content-Type is \(Escaping.printable(contentType ?? "missing")), not JSON: check that server_url ends in /go"
+                    ))
             }
             guard let object, case .object = object else { return .failure(.badBody("the body is not a JSON object")) }
             guard let site = object["site_url"]?.string else {

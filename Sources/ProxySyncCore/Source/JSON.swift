@@ -83,8 +83,14 @@ public enum JSON: Equatable, Sendable {
                     members[key] = try value(depth: depth + 1)
                     skipWhitespace()
                     guard index < bytes.count else { throw fail("unexpected end") }
-                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                    if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+                    if bytes[index] == UInt8(ascii: ",") {
+                        index += 1
+                        continue
+                    }
+                    if bytes[index] == UInt8(ascii: "}") {
+                        index += 1
+                        return .object(members)
+                    }
                     throw fail("expected , or }")
                 }
             case UInt8(ascii: "["):
@@ -99,8 +105,14 @@ public enum JSON: Equatable, Sendable {
                     items.append(try value(depth: depth + 1))
                     skipWhitespace()
                     guard index < bytes.count else { throw fail("unexpected end") }
-                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                    if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+                    if bytes[index] == UInt8(ascii: ",") {
+                        index += 1
+                        continue
+                    }
+                    if bytes[index] == UInt8(ascii: "]") {
+                        index += 1
+                        return .array(items)
+                    }
                     throw fail("expected , or ]")
                 }
             case UInt8(ascii: "\""):
@@ -191,7 +203,9 @@ public enum JSON: Equatable, Sendable {
         case .object(let members):
             if members.isEmpty { return "{}" }
             let inner = indent + "  "
-            let lines = members.sorted { $0.key < $1.key }.map { inner + Self.quote($0.key) + ": " + $0.value.serialized(indent: inner) }
+            let lines = members.sorted { $0.key < $1.key }.map {
+                inner + Self.quote($0.key) + ": " + $0.value.serialized(indent: inner)
+            }
             return "{\n" + lines.joined(separator: ",\n") + "\n\(indent)}"
         }
     }

@@ -54,7 +54,8 @@ public struct SyncEngine: Sendable {
         do {
             derivation = try PlanDeriver.derive(urls, settings: settings.proxy)
         } catch {
-            log(.error, "site URL rejected; the file in place keeps serving", "rejected",
+            log(
+                .error, "site URL rejected; the file in place keeps serving", "rejected",
                 ["field": "\(error.field)", "value": "\(error.value)", "reason": "\(error.reason)"])
             return .rejected(error)
         }
@@ -63,11 +64,16 @@ public struct SyncEngine: Sendable {
         case .nothingToDerive(let warnings):
             for warning in warnings { log(.warning, "\(warning)", "started") }
             if !current.bothUnset || dryRun {
-                log(.warning, "GoCD has neither site_url nor secure_site_url set: keeping the current file; set them in GoCD (Admin → Server Configuration)", "unchanged")
+                log(
+                    .warning,
+                    "GoCD has neither site_url nor secure_site_url set: keeping the current file; set them in GoCD (Admin → Server Configuration)",
+                    "unchanged")
             }
             if !dryRun { current.bothUnset = true }
             if !dryRun, current.reloadOwed { return await retryReload(&current, now: now) }
-            return dryRun ? .dryRun(semanticDiff: "nothing to derive: both site URLs are unset", unifiedDiff: "", changePending: false) : .nothingToDerive
+            return dryRun
+                ? .dryRun(semanticDiff: "nothing to derive: both site URLs are unset", unifiedDiff: "", changePending: false)
+                : .nothingToDerive
         case .plan(let derived):
             plan = derived
             if !dryRun { current.bothUnset = false }
@@ -91,7 +97,9 @@ public struct SyncEngine: Sendable {
         if installed == newBytes {
             if dryRun { return .dryRun(semanticDiff: "no change", unifiedDiff: "", changePending: false) }
             if current.reloadOwed { return await retryReload(&current, now: now) }
-            log(.debug, "in sync; nothing to do", "unchanged", ["site_url": "\(plan.siteURL)", "secure_site_url": "\(plan.secureSiteURL)"])
+            log(
+                .debug, "in sync; nothing to do", "unchanged",
+                ["site_url": "\(plan.siteURL)", "secure_site_url": "\(plan.secureSiteURL)"])
             return .unchanged
         }
         let oldText = installed.map { String(decoding: $0, as: UTF8.self) }
@@ -142,18 +150,28 @@ public struct SyncEngine: Sendable {
             let again = await proxy.test()
             let output = test.output.isEmpty ? test.summary : test.output
             if !again.succeeded {
-                log(.critical, "the proxy's config test was already failing before this change; the previous file was restored: fix the proxy configuration", "proxy_broken",
+                log(
+                    .critical,
+                    "the proxy's config test was already failing before this change; the previous file was restored: fix the proxy configuration",
+                    "proxy_broken",
                     ["test": "\(test.summary)", "output": "\(output)"])
                 return .proxyBroken(output: output)
             }
-            log(.error, "the proxy's config test failed on the new file; the previous file was restored", "test_failed",
-                ["test": "\(test.summary)", "output": "\(output)", "hint": "\(ModuleHint.hint(for: output, kind: settings.proxy.kind))", "restored": "\(restored)"])
+            log(
+                .error, "the proxy's config test failed on the new file; the previous file was restored", "test_failed",
+                [
+                    "test": "\(test.summary)", "output": "\(output)",
+                    "hint": "\(ModuleHint.hint(for: output, kind: settings.proxy.kind))", "restored": "\(restored)",
+                ])
             return .testFailed(output: output)
         }
         for warning in plan.warnings { log(.warning, "\(warning)", "applied") }
-        log(.notice, "applied a new proxy configuration", "applied",
-            ["reason": "\(reason)", "diff": "\(diff)", "site_url": "\(plan.siteURL)",
-             "secure_site_url": "\(plan.secureSiteURL)", "file": "\(settings.proxy.output)"])
+        log(
+            .notice, "applied a new proxy configuration", "applied",
+            [
+                "reason": "\(reason)", "diff": "\(diff)", "site_url": "\(plan.siteURL)",
+                "secure_site_url": "\(plan.secureSiteURL)", "file": "\(settings.proxy.output)",
+            ])
         current.lastAppliedSiteURL = plan.siteURL
         current.lastAppliedSecureSiteURL = plan.secureSiteURL
         current.lastChangeAt = now.iso8601
@@ -161,13 +179,17 @@ public struct SyncEngine: Sendable {
         current.applyInProgress = nil
         if !reload.succeeded {
             current.reloadOwed = true
-            log(.error, "the reload command failed; the new file stays in place and the reload will be retried next cycle", "reload_failed",
+            log(
+                .error, "the reload command failed; the new file stays in place and the reload will be retried next cycle",
+                "reload_failed",
                 ["command": "\(reload.summary)", "output": "\(reload.output)"])
             return .reloadFailed(output: reload.output.isEmpty ? reload.summary : reload.output)
         }
         current.reloadOwed = false
         current.lastReloadAt = now.iso8601
-        log(.info, "the proxy reloaded its configuration", "reloaded", ["command": "\(settings.proxy.reloadCommand.joined(separator: " "))"])
+        log(
+            .info, "the proxy reloaded its configuration", "reloaded",
+            ["command": "\(settings.proxy.reloadCommand.joined(separator: " "))"])
         return .applied(reason: reason, diff: diff)
     }
 
@@ -177,10 +199,12 @@ public struct SyncEngine: Sendable {
         do {
             try store.install(previous)
             let what = previous == nil ? "removed the new file (there was none before)" : "restored the previous file"
-            log(.warning, "rolled back the managed file", "rolled_back", ["what": "\(what)", "backup": "\(backupPath ?? "none")"])
+            log(
+                .warning, "rolled back the managed file", "rolled_back", ["what": "\(what)", "backup": "\(backupPath ?? "none")"])
             return what
         } catch {
-            log(.critical, "could not restore the previous file: restore it by hand from the backup", "write_failed",
+            log(
+                .critical, "could not restore the previous file: restore it by hand from the backup", "write_failed",
                 ["error": "\(error)", "backup": "\(backupPath ?? "none")"])
             return "restore failed: \(error)"
         }
@@ -190,7 +214,8 @@ public struct SyncEngine: Sendable {
         log(.notice, "retrying a reload that failed earlier", "reloaded")
         let reload = await proxy.reload()
         if !reload.succeeded {
-            log(.error, "the reload command failed again; will retry next cycle", "reload_failed",
+            log(
+                .error, "the reload command failed again; will retry next cycle", "reload_failed",
                 ["command": "\(reload.summary)", "output": "\(reload.output)"])
             return .reloadFailed(output: reload.output.isEmpty ? reload.summary : reload.output)
         }
@@ -205,7 +230,9 @@ public struct SyncEngine: Sendable {
     /// Finishes an apply interrupted by a crash: test the file on disk, then reload it or restore the backup.
     func recoverInterruptedApply(_ current: inout SyncState, now: Timestamp) async {
         guard let pending = current.applyInProgress else { return }
-        log(.warning, "an earlier apply was interrupted; testing the file on disk", "started", ["started_at": "\(pending.startedAt)"])
+        log(
+            .warning, "an earlier apply was interrupted; testing the file on disk", "started",
+            ["started_at": "\(pending.startedAt)"])
         let test = await proxy.test()
         if test.succeeded {
             let reload = await proxy.reload()
@@ -214,7 +241,9 @@ public struct SyncEngine: Sendable {
                 current.lastReloadAt = now.iso8601
                 log(.notice, "finished the interrupted apply", "reloaded")
             } else {
-                log(.error, "the reload after an interrupted apply failed; will retry", "reload_failed", ["output": "\(reload.output)"])
+                log(
+                    .error, "the reload after an interrupted apply failed; will retry", "reload_failed",
+                    ["output": "\(reload.output)"])
             }
         } else {
             var previous: [UInt8]?

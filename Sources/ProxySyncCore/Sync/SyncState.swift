@@ -66,7 +66,8 @@ public struct SyncState: Equatable, Sendable {
         reloadOwed = json["reload_owed"]?.bool ?? false
         bothUnset = json["both_unset"]?.bool ?? false
         if let apply = json["apply_in_progress"], case .object = apply {
-            applyInProgress = ApplyInProgress(backupPath: apply["backup_path"]?.string, startedAt: apply["started_at"]?.string ?? "")
+            applyInProgress = ApplyInProgress(
+                backupPath: apply["backup_path"]?.string, startedAt: apply["started_at"]?.string ?? "")
         }
     }
 }

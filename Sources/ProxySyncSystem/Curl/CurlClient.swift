@@ -165,8 +165,10 @@ public final class CurlClient: @unchecked Sendable {
             self.sent += sent
             self.received += received + sink.body.count
         }
-        return .success(HTTPAnswer(
-            status: status, contentType: contentType.map { String(cString: $0) }, location: location.map { String(cString: $0) },
-            body: sink.body, bytesSent: sent, bytesReceived: received + sink.body.count))
+        return .success(
+            HTTPAnswer(
+                status: status, contentType: contentType.map { String(cString: $0) },
+                location: location.map { String(cString: $0) },
+                body: sink.body, bytesSent: sent, bytesReceived: received + sink.body.count))
     }
 }

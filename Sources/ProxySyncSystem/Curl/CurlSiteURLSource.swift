@@ -22,4 +22,3 @@ public struct CurlSiteURLSource: SiteURLSource {
         ).get()
     }
 }
-

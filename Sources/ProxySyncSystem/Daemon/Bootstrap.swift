@@ -58,9 +58,10 @@ public struct Bootstrap: Sendable {
     /// - Throws: ``ConfigError`` for unsafe or unreadable credential files.
     public func makeSource() throws(ConfigError) -> (CurlSiteURLSource, CurlClient, CurlOptions.Auth) {
         let auth = try CredentialLoader.load(settings.gocd, configFile: configPath, environment: environment)
-        let client = CurlClient(options: CurlOptions(
-            auth: auth, caFile: settings.gocd.caFile, tlsVerify: settings.gocd.tlsVerify,
-            timeoutSeconds: settings.gocd.timeoutSeconds))
+        let client = CurlClient(
+            options: CurlOptions(
+                auth: auth, caFile: settings.gocd.caFile, tlsVerify: settings.gocd.tlsVerify,
+                timeoutSeconds: settings.gocd.timeoutSeconds))
         return (CurlSiteURLSource(client: client, settings: settings.gocd, credentials: auth.kind), client, auth)
     }
 

@@ -47,10 +47,12 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
     }
 
     func loop() async {
-        let poll = PollLoop(clock: ContinuousClock(), doorbell: doorbell, watchdogInterval: watchdogInterval,
-                            jitter: { Double.random(in: -1...1) })
-        await poll.run(self, intervalSeconds: bootstrap.settings.sync.intervalSeconds,
-                       maxBackoffSeconds: bootstrap.settings.sync.maxBackoffSeconds)
+        let poll = PollLoop(
+            clock: ContinuousClock(), doorbell: doorbell, watchdogInterval: watchdogInterval,
+            jitter: { Double.random(in: -1...1) })
+        await poll.run(
+            self, intervalSeconds: bootstrap.settings.sync.intervalSeconds,
+            maxBackoffSeconds: bootstrap.settings.sync.maxBackoffSeconds)
     }
 
     public func cycle() async -> CycleOutcome {
@@ -82,21 +84,25 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
             let fresh = try Bootstrap(configOption: bootstrap.configPath)
             let freshEngine = try fresh.makeEngine(logger: logger)
             if fresh.settings.sync.stateDir != bootstrap.settings.sync.stateDir {
-                logger.warning("state_dir changed: the new directory is used after a restart", metadata: ["event": "config_reloaded"])
+                logger.warning(
+                    "state_dir changed: the new directory is used after a restart", metadata: ["event": "config_reloaded"])
             }
             bootstrap = fresh
             engine = freshEngine
             fresh.warnAtStart(logger)
             logger.notice("configuration re-read", metadata: ["event": "config_reloaded", "config": "\(fresh.configPath)"])
         } catch {
-            logger.error("the new configuration is invalid; keeping the previous one", metadata: ["event": "config_invalid", "error": "\(error)"])
+            logger.error(
+                "the new configuration is invalid; keeping the previous one",
+                metadata: ["event": "config_invalid", "error": "\(error)"])
         }
         notifier.notify("READY=1")
     }
 
     func statusLine(_ outcome: CycleOutcome, delay: Double, now: Timestamp) -> String {
         let state = engine.state.load()
-        let origin = [state.lastAppliedSecureSiteURL, state.lastAppliedSiteURL].compactMap { $0 }.first { !$0.isEmpty } ?? "nothing yet"
+        let origin =
+            [state.lastAppliedSecureSiteURL, state.lastAppliedSiteURL].compactMap { $0 }.first { !$0.isEmpty } ?? "nothing yet"
         var since = ""
         if let last = lastChangeEpoch { since = " · last change \(Self.ago(now.epochSeconds - last)) ago" }
         let next = " · next check in \(Int(delay.rounded()))s"

@@ -108,7 +108,8 @@ public enum WallClock {
         var parts = tm()
         gmtime_r(&time, &parts)
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let date = "\(parts.tm_year + 1900)\(compact ? "" : "-")\(two(parts.tm_mon + 1))\(compact ? "" : "-")\(two(parts.tm_mday))"
+        let date =
+            "\(parts.tm_year + 1900)\(compact ? "" : "-")\(two(parts.tm_mon + 1))\(compact ? "" : "-")\(two(parts.tm_mday))"
         let clock = "\(two(parts.tm_hour))\(compact ? "" : ":")\(two(parts.tm_min))\(compact ? "" : ":")\(two(parts.tm_sec))"
         return "\(date)T\(clock)Z"
     }

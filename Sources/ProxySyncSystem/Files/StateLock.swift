@@ -9,7 +9,8 @@ public final class StateLock {
 
         public var description: String {
             switch self {
-            case .held(let path): "another gocd-proxy-sync holds the lock \(path): wait for it to finish, or stop the service (systemctl stop gocd-proxy-sync)"
+            case .held(let path):
+                "another gocd-proxy-sync holds the lock \(path): wait for it to finish, or stop the service (systemctl stop gocd-proxy-sync)"
             case .unusable(let error): "\(error)"
             }
         }

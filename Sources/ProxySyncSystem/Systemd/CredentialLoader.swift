@@ -4,12 +4,16 @@ import ProxySyncCore
 /// Reads credential files, refusing ones that group or others can read (as ssh refuses a loose key).
 public enum CredentialLoader {
     /// - Throws: ``ConfigError`` (exit 2) naming the file and what to do; never the secret.
-    public static func load(_ gocd: GoCDSettings, configFile: String, environment: [String: String]) throws(ConfigError) -> CurlOptions.Auth {
+    public static func load(_ gocd: GoCDSettings, configFile: String, environment: [String: String]) throws(ConfigError)
+        -> CurlOptions.Auth
+    {
         if let tokenFile = gocd.tokenFile {
             return .bearer(try read(tokenFile, key: "gocd.token_file", configFile: configFile, strict: true))
         }
         if let username = gocd.username, let passwordFile = gocd.passwordFile {
-            return .basic(username: username, password: try read(passwordFile, key: "gocd.password_file", configFile: configFile, strict: true))
+            return .basic(
+                username: username,
+                password: try read(passwordFile, key: "gocd.password_file", configFile: configFile, strict: true))
         }
         if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
             let path = directory + "/gocd-token"

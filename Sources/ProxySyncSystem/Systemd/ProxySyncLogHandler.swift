@@ -46,14 +46,18 @@ public final class LogSink: @unchecked Sendable {
         for (key, value) in sortedFields {
             line += " \(key)=\(Self.quoted("\(value)"))"
         }
-        let isCommandOutput = output.map { $0.contains("\n") || event == "test_failed" || event == "proxy_broken" || event == "reload_failed" } ?? false
+        let isCommandOutput =
+            output.map { $0.contains("\n") || event == "test_failed" || event == "proxy_broken" || event == "reload_failed" }
+            ?? false
         if let output, !isCommandOutput { line += " output=\(Self.quoted(output))" }
         lock.withLock {
             switch mode {
             case .stderrPlain:
                 var text = "\(WallClock.iso8601(WallClock.now().epochSeconds)) \(level.rawValue.uppercased()) \(line)\n"
                 if let output, isCommandOutput, !output.isEmpty {
-                    for outputLine in output.split(separator: "\n", omittingEmptySubsequences: false) { text += "    | \(outputLine)\n" }
+                    for outputLine in output.split(separator: "\n", omittingEmptySubsequences: false) {
+                        text += "    | \(outputLine)\n"
+                    }
                 }
                 writeStderr(text)
             case .journal(let socketPath):
