@@ -71,7 +71,7 @@ def test_run_converges_rejects_and_stops_cleanly(env):
     assert run("once", "--config", str(env["cfg"])).returncode == 8
     started = time.time()
     assert d.stop() == 0
-    assert time.time() - started < 5
+    assert time.time() - started < 15, "SIGTERM ends the wait at once (generous bound for a loaded machine)"
     assert "stopping" in d.text()
 
 
@@ -90,8 +90,8 @@ def test_outage_backs_off_and_keeps_file(env):
     assert "GoCD is starting" in d.text()
     env["gocd"].control(mode="normal")
     n1 = env["gocd"].snapshot()["api_requests"]
-    time.sleep(4.5)
-    assert env["gocd"].snapshot()["api_requests"] - n1 >= 3, "back to the interval after a success"
+    # Back to the 1 s interval after a success: three more requests come well within the 4 s backoff cap × 3.
+    wait_for(lambda: env["gocd"].snapshot()["api_requests"] - n1 >= 4, timeout=11, what="the interval again")
     assert d.stop() == 0
 
 
@@ -127,9 +127,7 @@ def test_sd_notify_messages(env, tmp_path):
     wait_for(lambda: any("READY=1" in m for m in drain()), what="READY=1")
     ready = next(m for m in messages if "READY=1" in m)
     assert "STATUS=in sync with https://gocd.test:" in ready
-    time.sleep(1.6)
-    drain()
-    assert sum("WATCHDOG=1" in m for m in messages) >= 3
+    wait_for(lambda: sum("WATCHDOG=1" in m for m in drain()) >= 3, timeout=10, what="watchdog pings")
     d.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: any("RELOADING=1" in m for m in drain()), what="RELOADING=1")
     assert d.stop() == 0
