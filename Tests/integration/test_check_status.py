@@ -1,0 +1,86 @@
+"""`check` prints one line per check and exits non-zero on any failure; `status` reports the state file."""
+import json
+
+import pytest
+
+from conftest import TOKEN, run, write_config
+
+
+@pytest.fixture
+def cfg_for(tmp_path, certs):
+    def make(gocd, **kw):
+        output = tmp_path / "conf.d" / "gocd.conf"
+        output.parent.mkdir(exist_ok=True)
+        cfg, _ = write_config(tmp_path, gocd.base, output=output, test_command=["true"], reload_command=["true"],
+                              certs=certs, counting=False, **kw)
+        return cfg
+    return make
+
+
+def lines(r):
+    return [l for l in r.stdout.splitlines() if l.strip()]
+
+
+def test_check_all_ok(standin, cfg_for):
+    gocd = standin(token=TOKEN, site_url="http://gocd.test", secure_site_url="https://gocd.test")
+    r = run("check", "--config", str(cfg_for(gocd)))
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = lines(r)
+    assert all(l.startswith("ok: ") for l in out), out
+    text = "\n".join(out)
+    for words in ["config file", "credentials: a bearer token", "GoCD 26.1.0 reachable", "authorized for the site-URLs API",
+                  "site URLs accepted", "test command found", "reload command found", "output directory"]:
+        assert words in text, words
+    assert TOKEN not in r.stdout + r.stderr
+
+
+def test_check_security_disabled_says_remove_credentials(standin, cfg_for):
+    gocd = standin(site_url="http://gocd.test")
+    r = run("check", "--config", str(cfg_for(gocd)))
+    assert r.returncode == 3
+    assert any(l.startswith("FAIL: ") and "security is disabled" in l and "remove" in l for l in lines(r)), r.stdout
+
+
+def test_check_old_gocd_and_missing_command(standin, cfg_for):
+    gocd = standin(token=TOKEN, site_url="http://gocd.test")
+    gocd.control(version="19.10.0")
+    cfg = cfg_for(gocd)
+    cfg.write_text(cfg.read_text().replace('reload_command = ["true"]', 'reload_command = ["no-such-reload-tool"]'))
+    r = run("check", "--config", str(cfg))
+    assert r.returncode == 2, r.stdout
+    out = lines(r)
+    assert any(l.startswith("FAIL: GoCD 19.10.0 is older than 19.11") for l in out), out
+    assert any(l.startswith("FAIL: reload command no-such-reload-tool not found") for l in out), out
+
+
+def test_check_reports_rejected_site_url(standin, cfg_for):
+    gocd = standin(token=TOKEN, site_url="http://gocd.test;x")
+    r = run("check", "--config", str(cfg_for(gocd)))
+    assert r.returncode == 4
+    assert any(l.startswith("FAIL: site_url") and "semicolon" in l for l in lines(r)), r.stdout
+
+
+def test_status_text_and_json(standin, cfg_for):
+    gocd = standin(token=TOKEN, site_url="http://gocd.test", secure_site_url="https://gocd.test:8443")
+    cfg = cfg_for(gocd)
+    r = run("status", "--config", str(cfg))
+    assert r.returncode == 0 and "no cycle recorded yet" in r.stdout
+    assert run("once", "--config", str(cfg)).returncode == 0
+    gocd.control(mode="starting")
+    assert run("once", "--config", str(cfg)).returncode == 3
+    r = run("status", "--config", str(cfg))
+    assert "secure_site_url:      https://gocd.test:8443" in r.stdout
+    assert "consecutive failures: 1" in r.stdout and "GoCD is starting" in r.stdout
+    state = json.loads(run("status", "--config", str(cfg), "--json").stdout)
+    assert state["last_applied_site_url"] == "http://gocd.test"
+    assert state["consecutive_failures"] == 1 and state["last_outcome"] == "gocd_error"
+    assert state["reload_owed"] is False
+
+
+def test_tls_verify_false_warns_at_every_start(standin, cfg_for):
+    gocd = standin(token=TOKEN, site_url="http://gocd.test")
+    cfg = cfg_for(gocd, extra_gocd="tls_verify = false")
+    for _ in range(2):
+        r = run("once", "--config", str(cfg))
+        assert r.returncode == 0
+        assert "TLS verification of GoCD is OFF" in r.stderr and "WARNING" in r.stderr
