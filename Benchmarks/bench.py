@@ -11,7 +11,6 @@ import os
 import resource
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,7 +130,6 @@ def run_all(tmp, binary, bench, results):
         r = subprocess.run([bench, "unchanged", cfg, str(CYCLES)], capture_output=True, text=True, check=True)
         results["unchanged"] = json.loads(r.stdout)
         output.unlink()
-        base_cycles = max(200, CYCLES // 5) if CYCLES >= 1000 else CYCLES
         base_cycles = CYCLES
         env = baseline_env(tmp, gocd, nginx, certs, output)
         subprocess.run([ROOT / "Benchmarks/baseline.sh", "1", "0"], env=env, check=True)  # first apply
@@ -203,8 +201,7 @@ def run_all(tmp, binary, bench, results):
 def converge(gocd, https_port):
     """Changes the secure site URL CHANGES times; returns latencies (ms), total and after the first poll."""
     totals, after_poll = [], []
-    current = https_port
-    for i in range(CHANGES):
+    for _ in range(CHANGES):
         new_port = free_port()
         gocd.control(secure_site_url=f"https://gocd.bench:{new_port}")
         t0 = time.time()
@@ -220,7 +217,6 @@ def converge(gocd, https_port):
         first_poll = min((q["time"] for q in gocd.snapshot()["requests"] if q["time"] >= t0), default=t0)
         totals.append((t1 - t0) * 1000)
         after_poll.append((t1 - first_poll) * 1000)
-        current = new_port
     return {"changes": CHANGES, "interval_s": 1, "total_p50_ms": percentile(totals, 50), "total_p95_ms": percentile(totals, 95),
             "after_poll_p50_ms": percentile(after_poll, 50), "after_poll_p95_ms": percentile(after_poll, 95)}
 

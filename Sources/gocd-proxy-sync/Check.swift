@@ -23,7 +23,7 @@ struct Check: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = options.bootstrapLogging()
+        _ = options.bootstrapLogging()
         let report = Report()
         let bootstrap: Bootstrap
         do {
@@ -56,7 +56,6 @@ struct Check: AsyncParsableCommand {
         }
         checkWritable(directoryOf: settings.proxy.output, what: "output directory", report: report)
         checkWritable(directory: settings.sync.stateDir, what: "state directory", report: report)
-        _ = logger
         if report.configFailures > 0 { throw ExitCode(2) }
         if report.gocdFailures > 0 { throw ExitCode(3) }
         if report.rejected > 0 { throw ExitCode(4) }

@@ -16,11 +16,12 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: "trace, debug, info, notice, warning or error.")
     var logLevel: Logger.Level = .info
 
-    /// Sets up logging once for the process and returns the root logger.
+    /// Sets up logging for the process (each run of the program runs exactly one subcommand, which calls
+    /// this once) and returns the root logger.
     func bootstrapLogging() -> Logger {
         let sink = LogSink.fromEnvironment(Bootstrap.processEnvironment)
         let level = logLevel
-        LoggingBootstrapOnce.run { LoggingSystem.bootstrap { _ in ProxySyncLogHandler(sink: sink, level: level) } }
+        LoggingSystem.bootstrap { _ in ProxySyncLogHandler(sink: sink, level: level) }
         return Logger(label: "gocd-proxy-sync")
     }
 
@@ -68,15 +69,5 @@ extension CommonOptions {
                 metadata: ["event": "started", "files": "\(stale.joined(separator: ","))"])
         }
         return lock
-    }
-}
-
-enum LoggingBootstrapOnce {
-    nonisolated(unsafe) private static var done = false
-    static func run(_ body: () -> Void) {
-        if !done {
-            done = true
-            body()
-        }
     }
 }

@@ -20,7 +20,7 @@ enum Main {
                 if code == .success {
                     print(message)
                 } else {
-                    FileHandleStderr.write(message + "\n")
+                    StandardError.write(message + "\n")
                 }
             }
             exit(code == .validationFailure ? 2 : code.rawValue)
@@ -35,16 +35,4 @@ struct GocdProxySync: AsyncParsableCommand {
         version: "gocd-proxy-sync \(Version.string) (\(CurlClient.version))",
         subcommands: [Run.self, Once.self, Render.self, Check.self, Status.self]
     )
-}
-
-enum FileHandleStderr {
-    static func write(_ text: String) {
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
-            if written <= 0 { return }
-            offset += written
-        }
-    }
 }

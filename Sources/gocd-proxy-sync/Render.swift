@@ -41,7 +41,7 @@ struct Render: AsyncParsableCommand {
             case .nothingToDerive:
                 logger.warning("both site URLs are unset: nothing to render", metadata: ["event": "unchanged"])
             case .plan(let plan):
-                for warning in plan.warnings { logger.warning("\(warning)", metadata: ["event": "rejected"]) }
+                for warning in plan.warnings { logger.warning("\(warning)") }
                 print(try Renderers.make(for: bootstrap.settings.proxy).render(plan), terminator: "")
             }
         } catch let rejection as SiteURLRejection {

@@ -16,12 +16,6 @@ func cpuSeconds() -> Double {
         + Double(usage.ru_stime.tv_usec) / 1e6
 }
 
-func wallSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
-
 /// Times the proxy's commands so the daemon's own share of an apply can be separated.
 final class TimedProxyControl: ProxyControl, @unchecked Sendable {
     let inner: CommandProxyControl
@@ -30,9 +24,9 @@ final class TimedProxyControl: ProxyControl, @unchecked Sendable {
     func test() async -> CommandResult { await timed { await inner.test() } }
     func reload() async -> CommandResult { await timed { await inner.reload() } }
     func timed(_ body: () async -> CommandResult) async -> CommandResult {
-        let start = wallSeconds()
+        let start = Monotonic.seconds()
         let result = await body()
-        commandSeconds += wallSeconds() - start
+        commandSeconds += Monotonic.seconds() - start
         return result
     }
 }
@@ -70,13 +64,13 @@ case "unchanged":
     let first = await engine.runCycle(dryRun: false, now: WallClock.now())
     let before = client.traffic
     let cpu0 = cpuSeconds()
-    let wall0 = wallSeconds()
+    let wall0 = Monotonic.seconds()
     var unchanged = 0
     for _ in 0..<count where await engine.runCycle(dryRun: false, now: WallClock.now()) == .unchanged {
         unchanged += 1
     }
     let cpu = cpuSeconds() - cpu0
-    let wall = wallSeconds() - wall0
+    let wall = Monotonic.seconds() - wall0
     let after = client.traffic
     print(
         """
@@ -98,9 +92,9 @@ case "apply":
     var applied = 0
     for _ in 0..<count {
         let commandsBefore = proxy.commandSeconds
-        let start = wallSeconds()
+        let start = Monotonic.seconds()
         if case .applied = await engine.runCycle(dryRun: false, now: WallClock.now()) { applied += 1 }
-        let total = wallSeconds() - start
+        let total = Monotonic.seconds() - start
         overheads.append((total - (proxy.commandSeconds - commandsBefore)) * 1000)
     }
     overheads.sort()

@@ -1,9 +1,7 @@
 """Real components for the integration tests: the built binary, a GoCD stand-in, a private NGINX/Apache."""
-import fcntl
 import http.client
 import json
 import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -349,3 +347,21 @@ def websocket_upgrade(port, host, path="/go/console-websocket/pipeline/1/stage/1
         data += chunk
     raw.close()
     return data.decode(errors="replace")
+
+
+def proxied_setup(tmp_path, standin, proxy, certs, kind="nginx", extra_proxy=""):
+    """A GoCD stand-in with an http site URL redirecting to an https one, a config pointing `proxy` (started
+    here) at it, and counting test/reload wrappers. Returns everything a test needs, by name."""
+    http_port, https_port = free_port(), free_port()
+    gocd = standin(token=TOKEN, site_url=f"http://gocd.test:{http_port}", secure_site_url=f"https://gocd.test:{https_port}")
+    output = proxy.confd / "gocd.conf"
+    cfg, counts = write_config(tmp_path, gocd.base, kind=kind, output=output, test_command=proxy.test_command,
+                               reload_command=proxy.reload_command, certs=certs, extra_proxy=extra_proxy)
+    proxy.start()
+    return {"gocd": gocd, kind: proxy, "output": output, "cfg": cfg, "counts": counts, "http_port": http_port,
+            "https_port": https_port, "certs": certs, "tmp": tmp_path}
+
+
+def once(s, *extra):
+    """`gocd-proxy-sync once` with the setup's config."""
+    return run("once", "--config", str(s["cfg"]), *extra)

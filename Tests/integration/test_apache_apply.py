@@ -4,24 +4,12 @@ import os
 
 import pytest
 
-from conftest import TOKEN, Apache, free_port, http_get, invocations, run, wait_for, websocket_upgrade, write_config
+from conftest import once, proxied_setup, TOKEN, Apache, free_port, http_get, invocations, run, wait_for, websocket_upgrade, write_config
 
 
 @pytest.fixture
 def setup(tmp_path, standin, apache, certs):
-    http_port, https_port = free_port(), free_port()
-    gocd = standin(token=TOKEN, site_url=f"http://gocd.test:{http_port}", secure_site_url=f"https://gocd.test:{https_port}")
-    output = apache.confd / "gocd.conf"
-    cfg, counts = write_config(tmp_path, gocd.base, kind="apache", output=output, test_command=apache.test_command,
-                               reload_command=apache.reload_command, certs=certs,
-                               extra_proxy="apache_listen_ports = []")
-    apache.start()
-    return dict(gocd=gocd, apache=apache, output=output, cfg=cfg, counts=counts, http_port=http_port,
-                https_port=https_port, certs=certs, tmp=tmp_path)
-
-
-def once(s, *extra):
-    return run("once", "--config", str(s["cfg"]), *extra)
+    return proxied_setup(tmp_path, standin, apache, certs, kind="apache", extra_proxy="apache_listen_ports = []")
 
 
 def test_first_apply_serves_both_listeners(setup):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import BIN, TOKEN, free_port, http_get, run, wait_for, write_config
+from conftest import proxied_setup, BIN, TOKEN, free_port, http_get, run, wait_for
 
 
 class Daemon:
@@ -35,18 +35,14 @@ class Daemon:
 
 @pytest.fixture
 def env(tmp_path, standin, nginx, certs):
-    http_port, https_port = free_port(), free_port()
-    gocd = standin(token=TOKEN, site_url=f"http://gocd.test:{http_port}", secure_site_url=f"https://gocd.test:{https_port}")
-    output = nginx.confd / "gocd.conf"
-    cfg, counts = write_config(tmp_path, gocd.base, output=output, test_command=nginx.test_command,
-                               reload_command=nginx.reload_command, certs=certs)
-    nginx.start()
+    s = proxied_setup(tmp_path, standin, nginx, certs)
     daemons = []
     def start(**kw):
-        d = Daemon(cfg, **kw)
+        d = Daemon(s["cfg"], **kw)
         daemons.append(d)
         return d
-    yield dict(gocd=gocd, output=output, cfg=cfg, http_port=http_port, https_port=https_port, start=start, tmp=tmp_path)
+    s["start"] = start
+    yield s
     for d in daemons:
         if d.proc.poll() is None:
             d.proc.kill()
@@ -192,3 +188,18 @@ def test_sigterm_during_apply_lets_the_apply_finish(env, tmp_path):
     assert env["output"].read_text().startswith("# Managed by gocd-proxy-sync")
     state = json.loads((env["tmp"] / "state" / "state.json").read_text())
     assert state.get("apply_in_progress") is None
+
+
+def test_sighup_with_a_new_state_dir_keeps_the_locked_one_until_restart(env, tmp_path):
+    d = env["start"]()
+    wait_for(lambda: env["output"].exists(), what="first apply")
+    new_state = tmp_path / "other-state"
+    env["cfg"].write_text(env["cfg"].read_text().replace(str(tmp_path / "state"), str(new_state)))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "state_dir changed" in d.text(), what="the warning")
+    new_port = free_port()
+    env["gocd"].control(secure_site_url=f"https://gocd.test:{new_port}")
+    wait_for(lambda: json.loads((tmp_path / "state" / "state.json").read_text())["last_applied_secure_site_url"]
+             == f"https://gocd.test:{new_port}", timeout=15, what="state recorded in the locked directory")
+    assert not (new_state / "state.json").exists()
+    assert d.stop() == 0

@@ -2,28 +2,15 @@
 import json
 import os
 import fcntl
-from pathlib import Path
 
 import pytest
 
-from conftest import TOKEN, free_port, http_get, invocations, run, wait_for, write_config
+from conftest import once, proxied_setup, TOKEN, free_port, http_get, invocations, wait_for
 
 
 @pytest.fixture
 def setup(tmp_path, standin, nginx, certs):
-    http_port, https_port = free_port(), free_port()
-    gocd = standin(token=TOKEN, site_url=f"http://gocd.test:{http_port}",
-                   secure_site_url=f"https://gocd.test:{https_port}")
-    output = nginx.confd / "gocd.conf"
-    cfg, counts = write_config(tmp_path, gocd.base, output=output, test_command=nginx.test_command,
-                               reload_command=nginx.reload_command, certs=certs)
-    nginx.start()
-    return dict(gocd=gocd, nginx=nginx, output=output, cfg=cfg, counts=counts, http_port=http_port,
-                https_port=https_port, tmp=tmp_path, certs=certs)
-
-
-def once(s, *extra):
-    return run("once", "--config", str(s["cfg"]), *extra)
+    return proxied_setup(tmp_path, standin, nginx, certs, kind="nginx")
 
 
 def test_first_apply_serves_both_listeners(setup):
@@ -80,7 +67,7 @@ def test_site_url_change_is_applied_and_served(setup):
     s["gocd"].control(secure_site_url=f"https://new.gocd.test:{new_port}/go")
     r = once(s)
     assert r.returncode == 0, r.stderr
-    assert f"server_name gocd.test → new.gocd.test" in r.stderr
+    assert "server_name gocd.test → new.gocd.test" in r.stderr
     assert f"https port {s['https_port']} → {new_port}" in r.stderr
     status, _, body = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
         http_get(new_port, "/go/", host=f"new.gocd.test:{new_port}", https=True)), what="new listener")

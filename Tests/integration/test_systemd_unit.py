@@ -3,7 +3,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -129,17 +128,22 @@ def container(tmp_path, certs):
     c.stop()
 
 
+def start_standin(c):
+    """The GoCD stand-in inside the container, as a transient unit on port 8153."""
+    r = c.sh("systemd-run --unit gocd-standin /usr/bin/python3 /opt/gps/gocd_standin.py --port 8153 "
+             f"--token {TOKEN} --site-url http://gocd.test:8080 --secure-site-url https://gocd.test:8443")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: c.sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8153/_control").stdout == "200",
+             what="stand-in up")
+
+
 def journal(c, *args):
     return c.sh("journalctl --no-pager -u gocd-proxy-sync " + " ".join(args)).stdout
 
 
 def test_unit_runs_under_real_systemd(container):
     c = container
-    r = c.sh("systemd-run --unit gocd-standin /usr/bin/python3 /opt/gps/gocd_standin.py --port 8153 "
-             f"--token {TOKEN} --site-url http://gocd.test:8080 --secure-site-url https://gocd.test:8443")
-    assert r.returncode == 0, r.stderr
-    wait_for(lambda: c.sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8153/_control").stdout == "200",
-             what="stand-in up")
+    start_standin(c)
     r = c.sh("systemctl start nginx")
     assert r.returncode == 0, r.stderr + c.sh("journalctl --no-pager -u nginx").stdout
     r = c.sh("systemctl start gocd-proxy-sync")
@@ -186,11 +190,7 @@ def test_unit_applies_apache_config_under_real_systemd(container):
     r = c.sh("rm -f /etc/systemd/system/apache2.service && systemctl daemon-reload && "
              "a2enmod -q proxy proxy_http proxy_wstunnel headers ssl && systemctl start apache2")
     assert r.returncode == 0, r.stdout + r.stderr + c.sh("journalctl --no-pager -u apache2").stdout
-    r = c.sh("systemd-run --unit gocd-standin /usr/bin/python3 /opt/gps/gocd_standin.py --port 8153 "
-             f"--token {TOKEN} --site-url http://gocd.test:8080 --secure-site-url https://gocd.test:8443")
-    assert r.returncode == 0, r.stderr
-    wait_for(lambda: c.sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8153/_control").stdout == "200",
-             what="stand-in up")
+    start_standin(c)
     r = c.sh("systemctl start gocd-proxy-sync")
     assert r.returncode == 0, r.stderr + journal(c)
     wait_for(lambda: c.sh("curl -sk -o /dev/null -w '%{http_code}' --resolve gocd.test:8443:127.0.0.1 "

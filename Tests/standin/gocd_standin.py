@@ -13,7 +13,6 @@ import base64
 import hashlib
 import json
 import ssl
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

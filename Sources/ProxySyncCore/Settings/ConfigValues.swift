@@ -10,9 +10,8 @@ public enum ConfigValues {
         return nil
     }
 
-    /// `http(s)://host[:port]` with an optional trailing `/`.
-    public static func parseUpstream(_ text: String) -> Result<Upstream, ValueProblem> {
-        let usage = "must be http(s)://host[:port] (no path), not \"\(Escaping.printable(text))\""
+    /// `http(s)://host[:port]` with an optional trailing `/`; nil for anything else.
+    public static func parseUpstream(_ text: String) -> Upstream? {
         var rest = Substring(text)
         let scheme: SiteURL.Scheme
         if rest.hasPrefix("http://") {
@@ -22,45 +21,41 @@ public enum ConfigValues {
             scheme = .https
             rest = rest.dropFirst(8)
         } else {
-            return .failure(ValueProblem(text: usage))
+            return nil
         }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
-        if rest.isEmpty || rest.contains("/") || rest.contains("@") { return .failure(ValueProblem(text: usage)) }
+        if rest.isEmpty || rest.contains("/") || rest.contains("@") { return nil }
         var hostPart = rest
         var port: Int?
         if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { return .failure(ValueProblem(text: usage)) }
+            guard let close = rest.firstIndex(of: "]") else { return nil }
             hostPart = rest[...close]
             let after = rest[rest.index(after: close)...]
             if !after.isEmpty {
                 guard after.hasPrefix(":"), let parsed = SiteURL.parsePort(after.dropFirst()) else {
-                    return .failure(ValueProblem(text: usage))
+                    return nil
                 }
                 port = parsed
             }
         } else if let colon = rest.lastIndex(of: ":") {
             hostPart = rest[..<colon]
             guard let parsed = SiteURL.parsePort(rest[rest.index(after: colon)...]) else {
-                return .failure(ValueProblem(text: usage))
+                return nil
             }
             port = parsed
         }
-        guard let host = try? HostName.normalise(String(hostPart)) else { return .failure(ValueProblem(text: usage)) }
-        return .success(Upstream(scheme: scheme, host: host, port: port))
+        guard let host = try? HostName.normalise(String(hostPart)) else { return nil }
+        return Upstream(scheme: scheme, host: host, port: port)
     }
 
     /// `http(s)://host[:port][/path]`; the path is kept (it is GoCD's context path, usually `/go`).
-    public static func checkServerURL(_ text: String) -> Result<Void, ValueProblem> {
-        let usage = "must be http(s)://host[:port]/go (GoCD as reached from this host), not \"\(Escaping.printable(text))\""
-        guard text.hasPrefix("http://") || text.hasPrefix("https://") else { return .failure(ValueProblem(text: usage)) }
+    public static func isServerURL(_ text: String) -> Bool {
+        guard text.hasPrefix("http://") || text.hasPrefix("https://") else { return false }
         let rest = text.drop(while: { $0 != "/" }).dropFirst(2)
         let authority = rest.prefix(while: { $0 != "/" })
         let path = rest.dropFirst(authority.count)
-        guard case .success = parseUpstream(String(text.prefix(text.count - path.count))) else {
-            return .failure(ValueProblem(text: usage))
-        }
-        for byte in path.utf8 where !ConfigToken.isPathByte(byte) { return .failure(ValueProblem(text: usage)) }
-        return .success(())
+        return parseUpstream(String(text.prefix(text.count - path.count))) != nil
+            && path.utf8.allSatisfy(ConfigToken.isPathByte)
     }
 
     /// `0`, or digits with an optional k/m/g suffix.
@@ -69,9 +64,4 @@ public enum ConfigValues {
         if let last = digits.last, "kmg".contains(last) { digits = digits.dropLast() }
         return !digits.isEmpty && digits.count <= 12 && digits.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
     }
-}
-
-/// Why a configuration value is unusable.
-public struct ValueProblem: Error, Equatable, Sendable {
-    public var text: String
 }

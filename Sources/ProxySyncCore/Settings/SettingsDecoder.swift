@@ -78,7 +78,11 @@ extension Settings {
             guard let serverURL = try string("gocd", "server_url") else {
                 throw fail("gocd.server_url", "required key is missing")
             }
-            try ConfigValues.checkServerURL(serverURL).mapError { fail("gocd.server_url", $0.text) }
+            guard ConfigValues.isServerURL(serverURL) else {
+                throw fail(
+                    "gocd.server_url",
+                    "must be http(s)://host[:port]/go (GoCD as reached from this host), not \"\(Escaping.printable(serverURL))\"")
+            }
             var gocd = GoCDSettings(serverURL: serverURL)
             gocd.tokenFile = try path("gocd", "token_file")
             gocd.username = try string("gocd", "username")
@@ -109,7 +113,9 @@ extension Settings {
             guard let upstreamText = try string("proxy", "upstream") else {
                 throw fail("proxy.upstream", "required key is missing")
             }
-            let upstream = try ConfigValues.parseUpstream(upstreamText).get(orThrow: { fail("proxy.upstream", $0.text) })
+            guard let upstream = ConfigValues.parseUpstream(upstreamText) else {
+                throw fail("proxy.upstream", "must be http(s)://host[:port] (no path), not \"\(Escaping.printable(upstreamText))\"")
+            }
             var proxy = ProxySettings(
                 kind: kind, output: output, upstream: upstream,
                 testCommand: kind.defaultTestCommand, reloadCommand: kind.defaultReloadCommand)
@@ -229,18 +235,5 @@ extension Settings {
             }
             return out
         }
-    }
-}
-
-extension Result {
-    func get(orThrow transform: (Failure) -> ConfigError) throws(ConfigError) -> Success {
-        switch self {
-        case .success(let value): return value
-        case .failure(let failure): throw transform(failure)
-        }
-    }
-
-    func mapError(_ transform: (Failure) -> ConfigError) throws(ConfigError) where Success == Void {
-        if case .failure(let failure) = self { throw transform(failure) }
     }
 }

@@ -62,7 +62,7 @@ public struct SyncEngine: Sendable {
         let plan: ProxyPlan
         switch derivation {
         case .nothingToDerive(let warnings):
-            for warning in warnings { log(.warning, "\(warning)", "started") }
+            for warning in warnings { log(.warning, "\(warning)", "unchanged") }
             if !current.bothUnset || dryRun {
                 log(
                     .warning,

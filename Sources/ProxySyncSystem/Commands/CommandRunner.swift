@@ -74,13 +74,13 @@ public enum CommandRunner {
         var timedOut = false
         var status: Int32 = 0
         var reaped = false
-        let deadline = monotonicSeconds() + Double(timeoutSeconds)
+        let deadline = Monotonic.seconds() + Double(timeoutSeconds)
         var buffer = [UInt8](repeating: 0, count: 8192)
         var pipeOpen = true
         // Read until the pipe closes, or until the command has exited and the pipe is quiet (a daemon it
         // started may hold the pipe open), or until the timeout.
         while pipeOpen {
-            if monotonicSeconds() >= deadline {
+            if Monotonic.seconds() >= deadline {
                 timedOut = true
                 kill(-pid, SIGKILL)
                 break
@@ -113,11 +113,6 @@ public enum CommandRunner {
             output: text.hasSuffix("\n") ? String(text.dropLast()) : text)
     }
 
-    static func monotonicSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
 }
 
 /// The proxy's test and reload commands, from the settings.

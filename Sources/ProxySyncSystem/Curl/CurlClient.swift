@@ -2,6 +2,7 @@ import CCurl
 import Dispatch
 import Glibc
 import ProxySyncCore
+import Synchronization
 
 /// What libcurl needs to talk to GoCD. The secret never appears in a description.
 public struct CurlOptions: Sendable {
@@ -38,8 +39,6 @@ public struct HTTPAnswer: Sendable {
     public var contentType: String?
     public var location: String?
     public var body: [UInt8]
-    public var bytesSent: Int
-    public var bytesReceived: Int
 }
 
 /// One libcurl easy handle, reused so the connection to GoCD is kept alive.
@@ -50,15 +49,10 @@ public final class CurlClient: @unchecked Sendable {
     private let handle: UnsafeMutableRawPointer
     private let queue = DispatchQueue(label: "gocd-proxy-sync.curl")
     private let options: CurlOptions
-    private let counters = NSLockish()
-    private var sent = 0
-    private var received = 0
-    private var requests = 0
+    private let counters = Mutex((requests: 0, sent: 0, received: 0))
 
     /// Requests made, and bytes sent to and received from GoCD (headers and bodies), since start.
-    public var traffic: (requests: Int, sent: Int, received: Int) {
-        counters.withLock { (requests, sent, received) }
-    }
+    public var traffic: (requests: Int, sent: Int, received: Int) { counters.withLock { $0 } }
 
     public init(options: CurlOptions) {
         Self.globalInit
@@ -160,15 +154,15 @@ public final class CurlClient: @unchecked Sendable {
         gps_getinfo_long(handle, CURLINFO_REQUEST_SIZE, &sent)
         var received = 0
         gps_getinfo_long(handle, CURLINFO_HEADER_SIZE, &received)
-        counters.withLock {
-            self.requests += 1
-            self.sent += sent
-            self.received += received + sink.body.count
+        counters.withLock { traffic in
+            traffic.requests += 1
+            traffic.sent += sent
+            traffic.received += received + sink.body.count
         }
         return .success(
             HTTPAnswer(
                 status: status, contentType: contentType.map { String(cString: $0) },
                 location: location.map { String(cString: $0) },
-                body: sink.body, bytesSent: sent, bytesReceived: received + sink.body.count))
+                body: sink.body))
     }
 }

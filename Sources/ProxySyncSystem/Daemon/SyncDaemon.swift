@@ -72,23 +72,19 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
 
     public func watchdogPing() { notifier.watchdog() }
 
-    public func reloadConfiguration() -> (intervalSeconds: Int, maxBackoffSeconds: Int) {
-        reloadConfig()
-        return (bootstrap.settings.sync.intervalSeconds, bootstrap.settings.sync.maxBackoffSeconds)
-    }
-
     /// SIGHUP: re-read the config; keep the old one if the new one is invalid.
-    func reloadConfig() {
-        notifier.reloading(monotonicMicroseconds: Self.monotonicMicroseconds())
+    public func reloadConfiguration() -> (intervalSeconds: Int, maxBackoffSeconds: Int) {
+        notifier.reloading(monotonicMicroseconds: Monotonic.microseconds())
         do {
-            let fresh = try Bootstrap(configOption: bootstrap.configPath)
-            let freshEngine = try fresh.makeEngine(logger: logger)
+            var fresh = try Bootstrap(configOption: bootstrap.configPath)
             if fresh.settings.sync.stateDir != bootstrap.settings.sync.stateDir {
+                // The lock is held in the old directory: state and backups stay there until a restart.
+                fresh.settings.sync.stateDir = bootstrap.settings.sync.stateDir
                 logger.warning(
                     "state_dir changed: the new directory is used after a restart", metadata: ["event": "config_reloaded"])
             }
+            engine = try fresh.makeEngine(logger: logger)
             bootstrap = fresh
-            engine = freshEngine
             fresh.warnAtStart(logger)
             logger.notice("configuration re-read", metadata: ["event": "config_reloaded", "config": "\(fresh.configPath)"])
         } catch {
@@ -97,6 +93,7 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
                 metadata: ["event": "config_invalid", "error": "\(error)"])
         }
         notifier.notify("READY=1")
+        return (bootstrap.settings.sync.intervalSeconds, bootstrap.settings.sync.maxBackoffSeconds)
     }
 
     func statusLine(_ outcome: CycleOutcome, delay: Double, now: Timestamp) -> String {
@@ -133,9 +130,4 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
         return "\(seconds / 86_400)d"
     }
 
-    static func monotonicMicroseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
-    }
 }

@@ -1,23 +1,23 @@
 import ProxySyncCore
+import Synchronization
 
 /// `<state_dir>/state.json`, written atomically. The holder of the state lock is its only writer, so the
 /// last state read or written is kept in memory and the file is read once.
 public final class JSONStateStore: StateStore, @unchecked Sendable {
     public let path: String
-    private let lock = NSLockish()
-    private var cached: SyncState?
+    private let cached = Mutex<SyncState?>(nil)
 
     public init(stateDir: String) {
         self.path = stateDir + "/state.json"
     }
 
     public func load() -> SyncState {
-        if let cached = lock.withLock({ cached }) { return cached }
+        if let known = cached.withLock({ $0 }) { return known }
         var loaded = SyncState()
         if let bytes = try? Posix.readFile(path), let json = try? JSON.parse(bytes) {
             loaded = SyncState(json: json)
         }
-        lock.withLock { cached = loaded }
+        cached.withLock { $0 = loaded }
         return loaded
     }
 
@@ -30,6 +30,6 @@ public final class JSONStateStore: StateStore, @unchecked Sendable {
     public func save(_ state: SyncState) throws(StoreError) {
         try Posix.makeDirectories(Posix.dirname(path), mode: 0o750)
         try AtomicFile.write(Array(state.json.serialized().utf8) + [0x0A], to: path)
-        lock.withLock { cached = state }
+        cached.withLock { $0 = state }
     }
 }

@@ -95,6 +95,24 @@ enum Posix {
     }
 }
 
+/// Writes to file descriptor 2 without buffering (log lines, usage errors).
+public enum StandardError {
+    public static func write(_ text: String) {
+        _ = Posix.writeAll(2, Array(text.utf8))
+    }
+}
+
+/// CLOCK_MONOTONIC, for timeouts and systemd's MONOTONIC_USEC.
+public enum Monotonic {
+    public static func microseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
+    }
+
+    public static func seconds() -> Double { Double(microseconds()) / 1e6 }
+}
+
 /// Wall-clock time for records and logs.
 public enum WallClock {
     public static func now() -> Timestamp {

@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import Synchronization
 import ProxySyncCore
 
 /// Where log records go: journald's native socket (with priority and an EVENT field) when
@@ -11,7 +12,7 @@ public final class LogSink: @unchecked Sendable {
     }
 
     let mode: Mode
-    private let lock = NSLockish()
+    private let lock = Mutex(())
 
     public init(mode: Mode) {
         self.mode = mode
@@ -50,7 +51,7 @@ public final class LogSink: @unchecked Sendable {
             output.map { $0.contains("\n") || event == "test_failed" || event == "proxy_broken" || event == "reload_failed" }
             ?? false
         if let output, !isCommandOutput { line += " output=\(Self.quoted(output))" }
-        lock.withLock {
+        lock.withLock { _ in
             switch mode {
             case .stderrPlain:
                 var text = "\(WallClock.iso8601(WallClock.now().epochSeconds)) \(level.rawValue.uppercased()) \(line)\n"
@@ -113,22 +114,7 @@ public final class LogSink: @unchecked Sendable {
         return JSON.quote(value)
     }
 
-    func writeStderr(_ text: String) {
-        let bytes = Array(text.utf8)
-        _ = Posix.writeAll(2, bytes)
-    }
-}
-
-/// A tiny mutex (no Foundation).
-final class NSLockish: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
-    }
+    func writeStderr(_ text: String) { StandardError.write(text) }
 }
 
 /// A swift-log handler writing through a ``LogSink``.
