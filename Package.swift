@@ -19,6 +19,12 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // libcrypto (libcurl loads it already), for certificate pre-flight checks; wrappers for its macros in shim.h.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Extended attributes, for copying SELinux labels.
         .systemLibrary(name: "CPosixShims"),
         // Pure: validation, planning, rendering, diffing and the sync cycle over protocols.
@@ -32,6 +38,7 @@ let package = Package(
             dependencies: [
                 "ProxySyncCore",
                 "CCurl",
+                "COpenSSL",
                 "CPosixShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

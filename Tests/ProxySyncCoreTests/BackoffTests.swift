@@ -17,7 +17,7 @@ struct BackoffTests {
         let delays = (0..<6).map { _ in backoff.next(after: error, jitter: 0) }
         #expect(delays == [60, 120, 240, 300, 300, 300])
         #expect(backoff.next(after: .unchanged, jitter: 0) == 30)
-        #expect(backoff.gocdFailures == 0)
+        #expect(backoff.failures == 0)
     }
 
     @Test func otherFailuresKeepTheInterval() {
@@ -29,5 +29,13 @@ struct BackoffTests {
     @Test func capNeverBelowInterval() {
         var backoff = Backoff(intervalSeconds: 60, maxBackoffSeconds: 10)
         #expect(backoff.next(after: .gocdError(.notFound), jitter: 0) == 60)
+    }
+
+    @Test func notServingIsRetriedOnTheBackoffScheduleNeverEveryCycle() {
+        var backoff = Backoff(intervalSeconds: 1, maxBackoffSeconds: 30)
+        #expect(backoff.next(after: .notServing("x"), jitter: 0) == 4)
+        #expect(backoff.next(after: .notServing("x"), jitter: 0) == 8)
+        #expect(backoff.next(after: .notServing("x"), jitter: 0) == 16)
+        #expect(backoff.next(after: .unchanged, jitter: 0) == 1)
     }
 }

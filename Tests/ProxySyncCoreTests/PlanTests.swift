@@ -104,7 +104,7 @@ struct RenderGoldenTests {
 
     @Test func listenAddressAndApacheListenLines() throws {
         var proxy = Fixtures.proxy(kind: .apache)
-        proxy.listenAddress = "192.0.2.10"
+        proxy.listenAddresses = ["192.0.2.10"]
         proxy.apacheExistingListenPorts = [80]
         let text = try Renderers.make(for: proxy).render(
             try Fixtures.plan("http://a.example", "https://a.example:8443", proxy: proxy))
@@ -112,9 +112,9 @@ struct RenderGoldenTests {
         #expect(!text.contains("Listen 192.0.2.10:80\n"))
         #expect(text.contains("<VirtualHost 192.0.2.10:80>"))
         var nginx = Fixtures.proxy()
-        nginx.listenAddress = "::1"
+        nginx.listenAddresses = ["::1"]
         let nginxText = try NginxRenderer(settings: nginx).render(try Fixtures.plan("", "https://a.example", proxy: nginx))
-        #expect(nginxText.contains("listen [::1]:443 ssl;"))
+        #expect(nginxText.contains("listen [::1]:443 ssl http2;"))
     }
 
     @Test func unsafeSettingIsRefusedAtRender() {
@@ -123,5 +123,30 @@ struct RenderGoldenTests {
         #expect(throws: ConfigToken.Unsafe.self) {
             try NginxRenderer(settings: proxy).render(try Fixtures.plan("", "https://a.example", proxy: proxy))
         }
+    }
+}
+
+struct NginxHTTP2Tests {
+    @Test(arguments: [
+        ("nginx version: nginx/1.22.1", false), ("nginx version: nginx/1.25.0", false),
+        ("nginx version: nginx/1.25.1", true), ("nginx version: nginx/1.27.4 (Ubuntu)", true),
+        ("nginx version: nginx/2.0", true), ("sh: nginx: not found", false),
+    ])
+    func directiveFollowsTheVersion(output: String, directive: Bool) {
+        #expect(NginxVersion.usesHTTP2Directive(output) == directive)
+    }
+
+    @Test func bothSyntaxesRender() throws {
+        var proxy = Fixtures.proxy()
+        let plan = try Fixtures.plan("", "https://a.example", proxy: proxy)
+        #expect(try NginxRenderer(settings: proxy).render(plan).contains("listen 443 ssl http2;"))
+        proxy.nginxHTTP2Directive = true
+        let modern = try NginxRenderer(settings: proxy).render(plan)
+        #expect(modern.contains("listen 443 ssl;") && modern.contains("    http2 on;\n"))
+        proxy.http2 = false
+        let off = try NginxRenderer(settings: proxy).render(plan)
+        #expect(!off.contains("http2"))
+        proxy.hstsMaxAgeSeconds = 31_536_000
+        #expect(try NginxRenderer(settings: proxy).render(plan).contains("Strict-Transport-Security \"max-age=31536000\" always"))
     }
 }

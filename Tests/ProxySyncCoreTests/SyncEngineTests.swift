@@ -14,10 +14,13 @@ struct SyncEngineTests {
         let store = InMemoryConfigStore(installed)
         let proxy = ScriptedProxyControl(store: store, testPasses: testPasses)
         let state = InMemoryStateStore()
+        let serving = FakeServing(store: store)
+        proxy.serving = serving
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let engine = SyncEngine(
-            settings: Fixtures.settings(), source: source, store: store, proxy: proxy, state: state, logger: logger)
+            settings: Fixtures.settings(), source: source, store: store, proxy: proxy, state: state, serving: serving,
+            logger: logger)
         return (engine, source, store, proxy, state)
     }
 
@@ -134,5 +137,98 @@ struct SyncEngineTests {
         #expect(state.state.applyInProgress == nil)
         // After the rollback the cycle applied GoCD's plan on top of the good old file.
         #expect(store.text?.hasPrefix(Renderers.headerLine) == true)
+    }
+
+    // MARK: only what is served counts (SPEC §5a)
+
+    @Test func aReloadThatChangesNothingIsRolledBackWithExit10() async {
+        let (engine, source, store, proxy, state) = make(urls)
+        _ = await engine.runCycle(dryRun: false, now: now)
+        let before = store.text
+        let serving = proxy.serving!
+        serving.reloadsTakeEffect = false
+        source.set(.success(SiteURLs(siteURL: "", secureSiteURL: "https://gocd.example.com:8443")))
+        let outcome = await engine.runCycle(dryRun: false, now: now)
+        guard case .notServing(let what) = outcome else {
+            Issue.record("expected not_serving, got \(outcome)")
+            return
+        }
+        #expect(outcome.exitCode == 10)
+        #expect(what.contains("the previous generation"))
+        #expect(store.text == before, "the previous bytes are back")
+        #expect(proxy.calls == ["test", "reload", "test", "reload", "reload"], "apply, then the restore is reloaded")
+        #expect(state.state.serving == true, "the restored file is served")
+        #expect(state.state.lastAppliedSecureSiteURL == "https://gocd.example.com", "the refused plan is not recorded")
+    }
+
+    @Test func notServingIsCriticalWhenTheProxyIsGone() async {
+        let (engine, source, _, proxy, state) = make(urls)
+        _ = await engine.runCycle(dryRun: false, now: now)
+        proxy.serving!.reloadsTakeEffect = false
+        proxy.serving!.running = false
+        source.set(.success(SiteURLs(siteURL: "", secureSiteURL: "https://gocd.example.com:8443")))
+        let outcome = await engine.runCycle(dryRun: false, now: now)
+        guard case .notServing(let what) = outcome else {
+            Issue.record("expected not_serving, got \(outcome)")
+            return
+        }
+        #expect(what.contains("main process is gone"))
+        #expect(state.state.serving == false)
+    }
+
+    @Test func aConfirmedApplyRecordsServing() async {
+        let (engine, _, _, proxy, state) = make(urls)
+        #expect(await engine.runCycle(dryRun: false, now: now).exitCode == 0)
+        #expect(state.state.serving == true)
+        #expect(state.state.lastConfirmedAt == now.iso8601)
+        #expect(proxy.serving!.confirmations == 1)
+        #expect(proxy.serving!.endToEndChecks == 1)
+    }
+
+    @Test func aPreflightRefusalWritesNothing() async {
+        let (engine, _, store, proxy, _) = make(urls)
+        proxy.serving!.refusals = [Refusal(listener: "https://gocd.example.com:443", reason: "port taken by python3 (pid 7)")]
+        let outcome = await engine.runCycle(dryRun: false, now: now)
+        guard case .rejected(let rejection) = outcome else {
+            Issue.record("expected rejected, got \(outcome)")
+            return
+        }
+        #expect(rejection.field == "secure_site_url")
+        #expect(rejection.reason.contains("python3 (pid 7)"))
+        #expect(store.installs == 0)
+        #expect(proxy.calls.isEmpty)
+        #expect(await engine.runCycle(dryRun: true, now: now).exitCode == 4, "dry-run reports the refusal too")
+    }
+
+    @Test func driftIsDecidedFromTheRecordNotFromComments() async {
+        let (engine, _, store, _, _) = make(urls)
+        _ = await engine.runCycle(dryRun: false, now: now)
+        // A hand edit of the Source line only: the comment now names other URLs.
+        let edited = store.text!.replacingOccurrences("site_url=http://gocd.example.com", "site_url=http://x.example")
+        try? store.install(Array(edited.utf8))
+        let outcome = await engine.runCycle(dryRun: false, now: now)
+        guard case .applied(let reason, _) = outcome else {
+            Issue.record("expected applied, got \(outcome)")
+            return
+        }
+        #expect(reason == "drift")
+    }
+
+    @Test func confirmationOffLeavesServingUnknown() async {
+        let source = FakeSiteURLSource(urls)
+        let store = InMemoryConfigStore()
+        let proxy = ScriptedProxyControl(store: store)
+        let serving = FakeServing(store: store)
+        serving.reloadsTakeEffect = false
+        proxy.serving = serving
+        var settings = Fixtures.settings()
+        settings.proxy.confirmTimeoutSeconds = 0
+        let state = InMemoryStateStore()
+        let engine = SyncEngine(
+            settings: settings, source: source, store: store, proxy: proxy, state: state, serving: serving,
+            logger: Logger(label: "test"))
+        #expect(await engine.runCycle(dryRun: false, now: now).exitCode == 0)
+        #expect(serving.confirmations == 0)
+        #expect(state.state.serving == nil)
     }
 }

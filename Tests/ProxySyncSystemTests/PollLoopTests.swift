@@ -14,7 +14,7 @@ final class RecordingDriver: PollLoopDriver, @unchecked Sendable {
         var outcomes: [CycleOutcome] = []
         var holdNextCycle = false
         var heldCycle: CheckedContinuation<Void, Never>?
-        var settingsAfterReload = (intervalSeconds: 10, maxBackoffSeconds: 60)
+        var settingsAfterReload = (intervalSeconds: 10.0, maxBackoffSeconds: 60.0)
     }
 
     let state = Mutex(State())
@@ -36,7 +36,7 @@ final class RecordingDriver: PollLoopDriver, @unchecked Sendable {
         state.withLock { $0.finished.append((outcome, nextDelaySeconds, first)) }
     }
 
-    func reloadConfiguration() -> (intervalSeconds: Int, maxBackoffSeconds: Int) {
+    func reloadConfiguration() -> (intervalSeconds: Double, maxBackoffSeconds: Double) {
         state.withLock { state in
             state.reloads += 1
             return state.settingsAfterReload
@@ -59,7 +59,7 @@ func eventually(_ condition: () -> Bool) async {
 
 struct PollLoopTests {
     func start(
-        _ driver: RecordingDriver, clock: ManualClock, doorbell: Doorbell, interval: Int = 30, cap: Int = 300,
+        _ driver: RecordingDriver, clock: ManualClock, doorbell: Doorbell, interval: Double = 30, cap: Double = 300,
         watchdog: Duration? = nil
     ) -> Task<Void, Never> {
         let loop = PollLoop(clock: clock, doorbell: doorbell, watchdogInterval: watchdog, jitter: { 0 })

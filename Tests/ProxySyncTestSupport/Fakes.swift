@@ -51,6 +51,8 @@ public final class ScriptedProxyControl: ProxyControl, @unchecked Sendable {
     public var reloadPasses = true
     public private(set) var calls: [String] = []
     let store: InMemoryConfigStore
+    /// Told about successful reloads, so it can serve what was reloaded.
+    public var serving: FakeServing?
 
     public init(store: InMemoryConfigStore, testPasses: @escaping @Sendable (String?) -> Bool = { _ in true }) {
         self.store = store
@@ -65,6 +67,7 @@ public final class ScriptedProxyControl: ProxyControl, @unchecked Sendable {
 
     public func reload() async -> CommandResult {
         calls.append("reload")
+        if reloadPasses { serving?.reloaded() }
         return CommandResult(
             argv: ["nginx", "-s", "reload"], exitStatus: reloadPasses ? 0 : 1, output: reloadPasses ? "" : "reload says no")
     }
@@ -79,5 +82,55 @@ public final class InMemoryStateStore: StateStore, @unchecked Sendable {
     public func save(_ state: SyncState) throws(StoreError) {
         saves += 1
         self.state = state
+    }
+}
+
+/// A proxy's answers, in memory: after a successful reload it serves what the store holds, unless told that
+/// reloads change nothing (as `nginx -s reload` does when a port cannot be bound).
+public final class FakeServing: ServingCheck, @unchecked Sendable {
+    let store: InMemoryConfigStore
+    /// The text the proxy serves now.
+    public private(set) var served: String?
+    public var reloadsTakeEffect = true
+    public var refusals: [Refusal] = []
+    public var notices: [Notice] = []
+    public var running: Bool? = true
+    public private(set) var confirmations = 0
+    public private(set) var endToEndChecks = 0
+
+    public init(store: InMemoryConfigStore) {
+        self.store = store
+        served = store.text
+    }
+
+    /// Called by the fake proxy after a successful reload.
+    public func reloaded() {
+        if reloadsTakeEffect { served = store.text }
+    }
+
+    public func preflight(_ plan: ProxyPlan) async -> PreflightReport {
+        PreflightReport(refusals: refusals, notices: notices)
+    }
+
+    public func confirm(_ plan: ProxyPlan, generation: String?) async -> Confirmation {
+        confirmations += 1
+        let servedGeneration = served.flatMap(Generation.of)
+        if servedGeneration == generation || (generation == nil && served != nil) {
+            return Confirmation(failedListener: nil, observed: "", elapsedSeconds: 0.01)
+        }
+        return Confirmation(
+            failedListener: plan.listeners.first?.origin ?? "?",
+            observed: "the previous generation (\(servedGeneration ?? "none"))", elapsedSeconds: 0.5)
+    }
+
+    public func endToEnd(_ plan: ProxyPlan) async -> [Notice] {
+        endToEndChecks += 1
+        return []
+    }
+
+    public func proxyRunning() -> Bool? { running }
+
+    public func certificateNotices(_ plan: ProxyPlan) async -> [Notice] {
+        notices.filter { $0.event == "certificate_expiring" }
     }
 }

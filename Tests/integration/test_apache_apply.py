@@ -68,11 +68,13 @@ def test_change_httpd_rejects_is_rolled_back(setup, tmp_path):
     assert once(s).returncode == 0
     wait_for(lambda: http_get(s["https_port"], "/go", host="gocd.test", https=True)[0] == 200, what="served")
     before = s["output"].read_bytes()
-    s["cfg"].write_text(s["cfg"].read_text().replace(s["certs"]["cert"], str(tmp_path / "missing.pem")))
+    # A missing certificate is refused by the pre-flight (test_served.py); a missing chain file only httpd sees.
+    chain = tmp_path / "missing-chain.pem"
+    s["cfg"].write_text(s["cfg"].read_text().replace("[proxy]\n", f'[proxy]\ntls_certificate_chain = "{chain}"\n', 1))
     s["gocd"].control(secure_site_url=f"https://gocd.test:{free_port()}")
     r = once(s)
     assert r.returncode == 5, r.stderr
-    assert "missing.pem" in r.stderr, "httpd's own words are in the log"
+    assert "missing-chain.pem" in r.stderr, "httpd's own words are in the log"
     assert s["output"].read_bytes() == before
     assert invocations(s["counts"])[-2:] == ["test", "test"]
     assert http_get(s["https_port"], "/go", host="gocd.test", https=True)[0] == 200

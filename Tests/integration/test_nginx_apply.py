@@ -106,10 +106,12 @@ def test_change_nginx_rejects_is_rolled_back(setup, tmp_path):
     s = setup
     assert once(s).returncode == 0
     before = s["output"].read_bytes()
-    # The operator's certificate is unreadable garbage; a new HTTPS port makes nginx load it again and fail.
+    # An https upstream whose CA bundle is garbage: only nginx reads that file (a bad tls_certificate is
+    # refused earlier, by the pre-flight: test_served.py).
     bad = tmp_path / "bad.pem"
     bad.write_text("not a certificate\n")
-    cfg = s["cfg"].read_text().replace(s["certs"]["cert"], str(bad))
+    cfg = s["cfg"].read_text().replace('upstream = "http://', 'upstream = "https://').replace(
+        "[proxy]\n", f'[proxy]\nupstream_ca_file = "{bad}"\n', 1)
     s["cfg"].write_text(cfg)
     s["gocd"].control(secure_site_url=f"https://gocd.test:{free_port()}")
     r = once(s)
@@ -144,8 +146,8 @@ def test_dry_run_prints_diffs_and_writes_nothing(setup):
     r = once(s, "--dry-run")
     assert r.returncode == 0, r.stderr
     assert f"https port {s['https_port']} → {new_port}" in r.stdout
-    assert f"+    listen 127.0.0.1:{new_port} ssl;" in r.stdout
-    assert f"-    listen 127.0.0.1:{s['https_port']} ssl;" in r.stdout
+    assert f"+    listen 127.0.0.1:{new_port} ssl http2;" in r.stdout
+    assert f"-    listen 127.0.0.1:{s['https_port']} ssl http2;" in r.stdout
     assert s["output"].read_bytes() == before
     assert len(invocations(s["counts"])) == calls
     assert TOKEN not in r.stdout + r.stderr

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A loopback stand-in for a GoCD server, built from what GoCD's source does (see shared/reference/gocd-api.md).
+"""A loopback stand-in for a GoCD server, built from what GoCD's source does (README: "The GoCD side").
 
 It serves GET /go/api/admin/config/server/site_urls with GoCD's rules (exact Accept, 401/403/404/503, JSON
 bodies), /go/api/version, and echoes every other request as JSON so a test can see what a proxy forwarded
@@ -35,6 +35,7 @@ class State:
         self.slow_seconds = 30
         self.version = "26.1.0"
         self.requests = []  # site-URL API requests: headers as seen
+        self.paths = []  # every GET path, in order (what reached "GoCD")
 
     @property
     def security_enabled(self):
@@ -45,6 +46,7 @@ class State:
             return {
                 "site_url": self.site_url, "secure_site_url": self.secure_site_url, "mode": self.mode,
                 "admin": self.admin, "api_requests": len(self.requests), "requests": self.requests[-50:],
+                "paths": self.paths[-500:],
             }
 
 
@@ -167,8 +169,15 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_control":
             return self.send(200, json.dumps(self.state.snapshot()))
         path = self.path.split("?", 1)[0]
+        with self.state.lock:
+            self.state.paths.append(path)
         if path == SITE_URLS_PATH:
             return self.site_urls()
+        if path == "/go/api/v1/health":
+            # Anyone may ask, but superfluous credentials still get a 401, as in GoCD.
+            if self.headers.get("Authorization") and self.authenticate() is False:
+                return
+            return self.send(200, '{\n  "health": "OK"\n}\n', "application/vnd.go.cd.v1+json;charset=utf-8")
         if path == "/go/api/version":
             if self.authenticate() is False:
                 return

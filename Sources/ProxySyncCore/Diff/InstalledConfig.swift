@@ -60,7 +60,7 @@ public struct InstalledConfig: Equatable, Sendable {
                     if let port = port(from: w[1]) { block?.ports.append((port, w.contains("ssl"))) }
                 case "server_name" where depth == 1:
                     block?.names += w.dropFirst().map { String($0).lowercased() }
-                case "return" where w.count > 2:
+                case "return" where w.count > 2 && depth == 1:
                     var target = String(w[2])
                     if target.hasSuffix("$request_uri") { target = String(target.dropLast("$request_uri".count)) }
                     block?.redirect = target

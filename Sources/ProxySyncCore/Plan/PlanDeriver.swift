@@ -42,6 +42,7 @@ public enum PlanDeriver {
             secureSiteURL: secure.url?.origin ?? "",
             warnings: warnings)
         try checkPorts(plan, urls: urls)
+        try checkBounds(plan, urls: urls, settings: settings)
         if plan.listeners.contains(where: { $0.scheme == .https }) && !settings.hasCertificate {
             let field: SiteURLField = secure.url != nil ? .secureSiteURL : .siteURL
             throw SiteURLRejection(
@@ -61,6 +62,29 @@ public enum PlanDeriver {
             }
         }
         return result
+    }
+
+    /// `[proxy] allowed_server_names` and `allowed_ports`, when set, bound what GoCD may claim (SPEC §5b).
+    static func checkBounds(_ plan: ProxyPlan, urls: SiteURLs, settings: ProxySettings) throws(SiteURLRejection) {
+        for listener in plan.listeners {
+            let field = plan.field(for: listener.origin)
+            let raw = field == .siteURL ? urls.siteURL : urls.secureSiteURL
+            if let names = settings.allowedServerNames,
+                !names.contains(where: { ServerNamePattern.matches($0, host: listener.serverName) })
+            {
+                throw SiteURLRejection(
+                    field: field.rawValue, rawValue: raw,
+                    reason:
+                        "server name \(listener.serverName) is not in [proxy] allowed_server_names (\(names.joined(separator: ", ")))")
+            }
+            if let ports = settings.allowedPorts, !ports.contains(listener.port) {
+                throw SiteURLRejection(
+                    field: field.rawValue, rawValue: raw,
+                    reason:
+                        "port \(listener.port) (\(listener.scheme.rawValue) for \(listener.serverName)) is not in [proxy] allowed_ports (\(ports.map(String.init).joined(separator: ", ")))"
+                )
+            }
+        }
     }
 
     /// One port cannot speak both HTTP and HTTPS.

@@ -18,6 +18,9 @@ public struct Listener: Equatable, Hashable, Sendable, Comparable {
         self.action = action
     }
 
+    /// `scheme://name:port`, how logs and refusals name a listener.
+    public var origin: String { "\(scheme.rawValue)://\(serverName):\(port)" }
+
     public var redirectTarget: String? {
         if case .redirect(let target) = action { return target }
         return nil
@@ -46,6 +49,21 @@ public struct ProxyPlan: Equatable, Sendable {
         self.siteURL = siteURL
         self.secureSiteURL = secureSiteURL
         self.warnings = warnings
+    }
+
+    /// The site-URL field a listener (named by its ``Listener/origin``) comes from: the one whose origin it
+    /// serves, else the https one (a port-80 redirect of an https-only plan).
+    public func field(for listenerOrigin: String) -> SiteURLField {
+        func same(_ url: String) -> Bool {
+            guard !url.isEmpty, let listener = listeners.first(where: { $0.origin == listenerOrigin }) else { return false }
+            let defaultPort = listener.scheme == .https ? 443 : 80
+            let expected =
+                "\(listener.scheme.rawValue)://\(listener.serverName)" + (listener.port == defaultPort ? "" : ":\(listener.port)")
+            return url == expected
+        }
+        if same(siteURL) { return .siteURL }
+        if same(secureSiteURL) { return .secureSiteURL }
+        return secureSiteURL.isEmpty ? .siteURL : .secureSiteURL
     }
 
     /// Line 2 of every rendered file.

@@ -19,25 +19,32 @@ public struct ApacheRenderer: Renderer {
         if !ports.isEmpty {
             out += "\n# Ports the main configuration does not listen on yet (see apache_listen_ports).\n"
             for port in ports {
-                out += "Listen \(try ConfigToken.checked(address(port)))\n"
+                for address in addresses(port) {
+                    out += "Listen \(try ConfigToken.checked(address))\n"
+                }
             }
         }
         for listener in plan.listeners {
             out += "\n"
             out += try virtualHost(listener, upstream: upstream)
         }
-        return out
+        return Generation.seal(out)
     }
 
-    func address(_ port: Int) -> String {
-        guard let bound = settings.listenAddress else { return "\(port)" }
-        return bound.contains(":") ? "[\(bound)]:\(port)" : "\(bound):\(port)"
+    /// `ADDRESS:PORT` for each configured listen address, or `*:PORT` (`PORT` for `Listen`) for all.
+    func addresses(_ port: Int) -> [String] {
+        if settings.listenAddresses.isEmpty { return ["\(port)"] }
+        return settings.listenAddresses.map { $0.contains(":") ? "[\($0)]:\(port)" : "\($0):\(port)" }
     }
 
     func virtualHost(_ listener: Listener, upstream: String) throws(ConfigToken.Unsafe) -> String {
-        let host = settings.listenAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? "*"
-        let address = host == "*" ? "*:\(listener.port)" : try ConfigToken.checked("\(host):\(listener.port)")
-        var out = "<VirtualHost \(address)>\n"
+        var bound: [String] = []
+        if settings.listenAddresses.isEmpty {
+            bound = ["*:\(listener.port)"]
+        } else {
+            for address in addresses(listener.port) { bound.append(try ConfigToken.checked(address)) }
+        }
+        var out = "<VirtualHost \(bound.joined(separator: " "))>\n"
         out += "    ServerName \(try ConfigToken.checked(listener.serverName))\n"
         if listener.scheme == .https, let certificate = settings.tlsCertificate, let key = settings.tlsCertificateKey {
             out += "    SSLEngine on\n"
@@ -45,6 +52,12 @@ public struct ApacheRenderer: Renderer {
             out += "    SSLCertificateKeyFile \(try ConfigToken.checked(key))\n"
             if let chain = settings.tlsCertificateChain {
                 out += "    SSLCertificateChainFile \(try ConfigToken.checked(chain))\n"
+            }
+            if settings.http2 {
+                out += "    <IfModule http2_module>\n        Protocols h2 http/1.1\n    </IfModule>\n"
+            }
+            if settings.hstsMaxAgeSeconds > 0 {
+                out += "    Header always set Strict-Transport-Security \"max-age=\(settings.hstsMaxAgeSeconds)\"\n"
             }
         }
         switch listener.action {
@@ -62,13 +75,41 @@ public struct ApacheRenderer: Renderer {
                     <Location />
                         Require all granted
                     </Location>
+                    # Answered here, never forwarded: gocd-proxy-sync confirms after each reload that this listener
+                    # serves this file (the digest below is of this file's text). Only this host may ask.
+                    ProxyPass \(Generation.prefix) !
+                    <Location \(Generation.prefix)>
+                        Require expr "\(try localClients())"
+                        ErrorDocument 404 "\(Generation.bodyPrefix)\(Generation.placeholder)"
+                    </Location>
                     # upgrade=websocket carries GoCD's job console (/go/console-websocket/...).
                     ProxyPass / \(upstream)/ upgrade=websocket
                     ProxyPassReverse / \(upstream)/
 
                 """
+            out += try upstreamTLS()
         }
         out += "</VirtualHost>\n"
+        return out
+    }
+
+    /// An ap_expr true for clients on this host: loopback and the listen addresses (mod_authz_core only).
+    func localClients() throws(ConfigToken.Unsafe) -> String {
+        var ranges = ["127.0.0.0/8", "::1"]
+        for address in settings.listenAddresses { ranges.append(try ConfigToken.checked(address)) }
+        return ranges.map { "-R '\($0)'" }.joined(separator: " || ")
+    }
+
+    /// For an https upstream: mod_ssl's proxy engine, with the upstream's certificate checked unless turned off.
+    func upstreamTLS() throws(ConfigToken.Unsafe) -> String {
+        guard settings.upstream.scheme == .https else { return "" }
+        var out = "    # The upstream speaks TLS.\n    SSLProxyEngine on\n"
+        if settings.upstreamTLSVerify {
+            out += "    SSLProxyVerify require\n    SSLProxyVerifyDepth 4\n    SSLProxyCheckPeerName on\n"
+            out += "    SSLProxyCACertificateFile \(try ConfigToken.checked(settings.upstreamCABundle))\n"
+        } else {
+            out += "    SSLProxyVerify none\n    SSLProxyCheckPeerName off\n    SSLProxyCheckPeerExpire off\n"
+        }
         return out
     }
 }

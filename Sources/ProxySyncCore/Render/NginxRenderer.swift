@@ -8,6 +8,8 @@ public struct NginxRenderer: Renderer {
 
     /// The `map` variable is ours alone, so the file can sit beside sites defining `$connection_upgrade`.
     public static let upgradeVariable = "$gocd_proxy_sync_connection_upgrade"
+    /// 1 for clients on this host (loopback or a listen address), which alone may ask for the generation.
+    public static let localVariable = "$gocd_proxy_sync_local_client"
 
     public func render(_ plan: ProxyPlan) throws(ConfigToken.Unsafe) -> String {
         var out = Renderers.headerLine + "\n" + plan.sourceLine + "\n"
@@ -21,21 +23,40 @@ public struct NginxRenderer: Renderer {
                     ''      close;
                 }
 
+                # Clients on this host; only they may ask a listener which generation of this file it serves.
+                geo \(Self.localVariable) {
+                    default 0;
+                    127.0.0.0/8 1;
+                    ::1 1;
+
                 """
+            for address in settings.listenAddresses {
+                out += "    \(try ConfigToken.checked(address)) 1;\n"
+            }
+            out += "}\n"
         }
         for listener in plan.listeners {
             out += "\n"
             out += try server(listener)
         }
-        return out
+        return Generation.seal(out)
     }
 
+    /// The `listen` lines of one listener: one per configured address, or one for all addresses.
     func listen(_ listener: Listener) throws(ConfigToken.Unsafe) -> String {
-        var address = "\(listener.port)"
-        if let bound = settings.listenAddress {
-            address = bound.contains(":") ? "[\(bound)]:\(listener.port)" : "\(bound):\(listener.port)"
+        var flags = ""
+        if listener.scheme == .https {
+            flags = " ssl"
+            if settings.http2 && !settings.nginxHTTP2Directive { flags += " http2" }
         }
-        return "    listen \(try ConfigToken.checked(address))\(listener.scheme == .https ? " ssl" : "");\n"
+        let addresses = settings.listenAddresses.isEmpty ? [nil] : settings.listenAddresses.map { Optional($0) }
+        var out = ""
+        for bound in addresses {
+            var address = "\(listener.port)"
+            if let bound { address = bound.contains(":") ? "[\(bound)]:\(listener.port)" : "\(bound):\(listener.port)" }
+            out += "    listen \(try ConfigToken.checked(address))\(flags);\n"
+        }
+        return out
     }
 
     func server(_ listener: Listener) throws(ConfigToken.Unsafe) -> String {
@@ -43,8 +64,12 @@ public struct NginxRenderer: Renderer {
         out += try listen(listener)
         out += "    server_name \(try ConfigToken.checked(listener.serverName));\n"
         if listener.scheme == .https, let certificate = settings.tlsCertificate, let key = settings.tlsCertificateKey {
+            if settings.http2 && settings.nginxHTTP2Directive { out += "    http2 on;\n" }
             out += "    ssl_certificate \(try ConfigToken.checked(certificate));\n"
             out += "    ssl_certificate_key \(try ConfigToken.checked(key));\n"
+            if settings.hstsMaxAgeSeconds > 0 {
+                out += "    add_header Strict-Transport-Security \"max-age=\(settings.hstsMaxAgeSeconds)\" always;\n"
+            }
         }
         switch listener.action {
         case .redirect(let target):
@@ -52,6 +77,19 @@ public struct NginxRenderer: Renderer {
         case .proxy:
             out += "    # GoCD artifact uploads (/go/remoting/files/...) can be several gigabytes.\n"
             out += "    client_max_body_size \(try ConfigToken.checked(settings.clientMaxBodySize));\n"
+            out += """
+
+                    # Answered here, never forwarded: gocd-proxy-sync confirms after each reload that this listener
+                    # serves this file (the digest below is of this file's text). Other hosts get a 404.
+                    location ^~ \(Generation.prefix) {
+                        if (\(Self.localVariable) = 0) {
+                            return 404;
+                        }
+                        default_type text/plain;
+                        return 200 "\(Generation.bodyPrefix)\(Generation.placeholder)\\n";
+                    }
+
+                """
             out += "\n    location / {\n"
             out += "        proxy_pass \(try ConfigToken.checked(settings.upstream.url));\n"
             out += """
@@ -72,11 +110,28 @@ public struct NginxRenderer: Renderer {
                         proxy_connect_timeout 60s;
                         proxy_send_timeout 3600s;
                         proxy_read_timeout 3600s;
-                    }
 
                 """
+            out += try upstreamTLS()
+            out += "    }\n"
         }
         out += "}\n"
+        return out
+    }
+
+    /// For an https upstream: SNI with the upstream's name, and its certificate verified unless turned off.
+    func upstreamTLS() throws(ConfigToken.Unsafe) -> String {
+        guard settings.upstream.scheme == .https else { return "" }
+        var out = "        # The upstream speaks TLS: send its name (SNI) and check its certificate.\n"
+        out += "        proxy_ssl_server_name on;\n"
+        out += "        proxy_ssl_name \(try ConfigToken.checked(settings.upstream.host));\n"
+        if settings.upstreamTLSVerify {
+            out += "        proxy_ssl_verify on;\n"
+            out += "        proxy_ssl_verify_depth 4;\n"
+            out += "        proxy_ssl_trusted_certificate \(try ConfigToken.checked(settings.upstreamCABundle));\n"
+        } else {
+            out += "        proxy_ssl_verify off;\n"
+        }
         return out
     }
 }

@@ -3,6 +3,12 @@ public struct Settings: Equatable, Sendable {
     public var gocd: GoCDSettings
     public var proxy: ProxySettings
     public var sync: SyncSettings
+    public var metrics: MetricsSettings = MetricsSettings()
+}
+
+public struct MetricsSettings: Equatable, Sendable {
+    /// node_exporter's textfile collector file; nil when metrics are off.
+    public var textfile: String?
 }
 
 public enum Credentials: Equatable, Sendable {
@@ -21,6 +27,10 @@ public struct GoCDSettings: Equatable, Sendable {
     public var caFile: String?
     public var tlsVerify: Bool = true
     public var timeoutSeconds: Int = 10
+    /// Credentials may go over plain http:// to a host that is not loopback.
+    public var allowInsecureHTTP: Bool = false
+    /// An explicit HTTP proxy for reaching GoCD; environment proxies are always ignored.
+    public var proxy: String?
 
     /// The site-URLs endpoint: `server_url` + `/api/admin/config/server/site_urls`.
     public var siteURLsEndpoint: String { trimmedServerURL + "/api/admin/config/server/site_urls" }
@@ -65,8 +75,8 @@ public struct ProxySettings: Equatable, Sendable {
     public var tlsCertificate: String?
     public var tlsCertificateKey: String?
     public var tlsCertificateChain: String?
-    /// An IPv4 address, or an IPv6 address without brackets.
-    public var listenAddress: String?
+    /// IPv4 addresses, or IPv6 addresses without brackets; empty means all addresses.
+    public var listenAddresses: [String] = []
     public var redirectHTTPToHTTPS: Bool = true
     public var clientMaxBodySize: String = "10000m"
     public var testCommand: [String]
@@ -74,12 +84,34 @@ public struct ProxySettings: Equatable, Sendable {
     public var commandTimeoutSeconds: Int = 30
     /// Apache only: ports the main configuration already has `Listen` lines for.
     public var apacheExistingListenPorts: [Int]?
+    /// Refuse a plan whose new port another program holds.
+    public var checkPorts: Bool = true
+    /// Seconds to wait for the proxy to serve a reloaded file; 0 turns confirmation off.
+    public var confirmTimeoutSeconds: Double = 10
+    /// HTTP/2 on the TLS listeners.
+    public var http2: Bool = true
+    /// NGINX 1.25.1 and later take `http2 on;` instead of `listen … http2` (read from `nginx -v` at start).
+    public var nginxHTTP2Directive: Bool = false
+    /// > 0 adds Strict-Transport-Security to every HTTPS response.
+    public var hstsMaxAgeSeconds: Int = 0
+    /// CA bundle to verify an https upstream; nil means the system CAs.
+    public var upstreamCAFile: String?
+    public var upstreamTLSVerify: Bool = true
+    /// When set, the only server names (exact or `*.` wildcards) a plan may claim.
+    public var allowedServerNames: [String]?
+    /// When set, the only ports a plan may claim.
+    public var allowedPorts: [Int]?
 
     public var hasCertificate: Bool { tlsCertificate != nil && tlsCertificateKey != nil }
+
+    /// Where an https upstream's certificate is checked against: `upstream_ca_file`, else the system bundle.
+    public var upstreamCABundle: String { upstreamCAFile ?? systemCABundle }
+    /// The system CA bundle (Debian's path; RHEL's is found at start-up).
+    public var systemCABundle: String = "/etc/ssl/certs/ca-certificates.crt"
 }
 
 public struct SyncSettings: Equatable, Sendable {
-    public var intervalSeconds: Int = 30
+    public var intervalSeconds: Double = 30
     public var stateDir: String = "/var/lib/gocd-proxy-sync"
-    public var maxBackoffSeconds: Int = 300
+    public var maxBackoffSeconds: Double = 300
 }

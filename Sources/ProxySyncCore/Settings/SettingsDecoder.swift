@@ -42,13 +42,19 @@ extension Settings {
 
         mutating func settings() throws(ConfigError) -> Settings {
             let known: [String: Set<String>] = [
-                "gocd": ["server_url", "token_file", "username", "password_file", "ca_file", "tls_verify", "timeout_seconds"],
+                "gocd": [
+                    "server_url", "token_file", "username", "password_file", "ca_file", "tls_verify", "timeout_seconds",
+                    "allow_insecure_http", "proxy",
+                ],
                 "proxy": [
                     "kind", "output", "upstream", "tls_certificate", "tls_certificate_key", "tls_certificate_chain",
                     "listen_address", "redirect_http_to_https", "client_max_body_size", "test_command", "reload_command",
-                    "command_timeout_seconds", "apache_listen_ports",
+                    "command_timeout_seconds", "apache_listen_ports", "check_ports", "confirm_timeout_seconds",
+                    "listen_addresses", "http2", "hsts_max_age_seconds", "upstream_ca_file", "upstream_tls_verify",
+                    "allowed_server_names", "allowed_ports",
                 ],
                 "sync": ["interval_seconds", "state_dir", "max_backoff_seconds"],
+                "metrics": ["textfile"],
             ]
             for (table, entries) in doc.sorted(by: { $0.key < $1.key }) {
                 guard let keys = known[table] else {
@@ -56,11 +62,11 @@ extension Settings {
                         if let first = entries.sorted(by: { $0.value.line < $1.value.line }).first {
                             throw fail(
                                 first.key,
-                                "line \(first.value.line): unknown key outside any table (expected [gocd], [proxy] or [sync])")
+                                "line \(first.value.line): unknown key outside any table (expected [gocd], [proxy], [sync] or [metrics])")
                         }
                         continue
                     }
-                    throw fail("[\(table)]", "unknown table (expected [gocd], [proxy] or [sync])")
+                    throw fail("[\(table)]", "unknown table (expected [gocd], [proxy], [sync] or [metrics])")
                 }
                 for (key, entry) in entries.sorted(by: { $0.value.line < $1.value.line }) where !keys.contains(key) {
                     throw fail("\(table).\(key)", "line \(entry.line): unknown key")
@@ -69,7 +75,8 @@ extension Settings {
             let gocd = try gocdSettings()
             let proxy = try proxySettings()
             let sync = try syncSettings()
-            return Settings(gocd: gocd, proxy: proxy, sync: sync)
+            let metrics = MetricsSettings(textfile: try path("metrics", "textfile"))
+            return Settings(gocd: gocd, proxy: proxy, sync: sync, metrics: metrics)
         }
 
         // MARK: tables
@@ -90,6 +97,13 @@ extension Settings {
             gocd.caFile = try path("gocd", "ca_file")
             gocd.tlsVerify = try bool("gocd", "tls_verify") ?? true
             gocd.timeoutSeconds = try integer("gocd", "timeout_seconds", in: 1...600) ?? 10
+            gocd.allowInsecureHTTP = try bool("gocd", "allow_insecure_http") ?? false
+            if let proxy = try string("gocd", "proxy") {
+                guard ConfigValues.parseUpstream(proxy) != nil else {
+                    throw fail("gocd.proxy", "must be http(s)://host[:port], not \"\(Escaping.printable(proxy))\"")
+                }
+                gocd.proxy = proxy
+            }
             if gocd.tokenFile != nil && (gocd.username != nil || gocd.passwordFile != nil) {
                 throw fail("gocd.token_file", "set either token_file or username/password_file, not both")
             }
@@ -128,14 +142,21 @@ extension Settings {
                     proxy.tlsCertificate == nil ? "proxy.tls_certificate" : "proxy.tls_certificate_key",
                     "tls_certificate and tls_certificate_key must be set together")
             }
-            if let address = try string("proxy", "listen_address") {
+            let single = try string("proxy", "listen_address")
+            let several = try stringArray("proxy", "listen_addresses")
+            if single != nil && several != nil {
+                throw fail("proxy.listen_addresses", "set listen_address or listen_addresses, not both")
+            }
+            for address in several ?? single.map { [$0] } ?? [] {
                 var bare = address
                 if bare.hasPrefix("[") && bare.hasSuffix("]") { bare = String(bare.dropFirst().dropLast()) }
                 bare = bare.lowercased()
                 guard HostName.isIPv4(bare) || HostName.isIPv6(bare) else {
-                    throw fail("proxy.listen_address", "must be an IPv4 or IPv6 address, not \"\(Escaping.printable(address))\"")
+                    throw fail(
+                        several == nil ? "proxy.listen_address" : "proxy.listen_addresses",
+                        "must be an IPv4 or IPv6 address, not \"\(Escaping.printable(address))\"")
                 }
-                proxy.listenAddress = bare
+                if !proxy.listenAddresses.contains(bare) { proxy.listenAddresses.append(bare) }
             }
             proxy.redirectHTTPToHTTPS = try bool("proxy", "redirect_http_to_https") ?? true
             if let size = try string("proxy", "client_max_body_size") {
@@ -155,14 +176,34 @@ extension Settings {
                 }
                 proxy.apacheExistingListenPorts = Array(Set(ports)).sorted()
             }
+            proxy.checkPorts = try bool("proxy", "check_ports") ?? true
+            proxy.confirmTimeoutSeconds = try decimal("proxy", "confirm_timeout_seconds", in: 0...600) ?? 10
+            proxy.http2 = try bool("proxy", "http2") ?? true
+            proxy.hstsMaxAgeSeconds = try integer("proxy", "hsts_max_age_seconds", in: 0...315_360_000) ?? 0
+            proxy.upstreamCAFile = try path("proxy", "upstream_ca_file")
+            proxy.upstreamTLSVerify = try bool("proxy", "upstream_tls_verify") ?? true
+            if let names = try stringArray("proxy", "allowed_server_names") {
+                for name in names where !ServerNamePattern.isValid(name) {
+                    throw fail(
+                        "proxy.allowed_server_names",
+                        "\"\(Escaping.printable(name))\" is not a host name, an IP address or a *. wildcard")
+                }
+                proxy.allowedServerNames = names.map { $0.lowercased() }
+            }
+            if let ports = try integerArray("proxy", "allowed_ports") {
+                for port in ports where !(1...65535).contains(port) {
+                    throw fail("proxy.allowed_ports", "\(port) is not a port number (1-65535)")
+                }
+                proxy.allowedPorts = Array(Set(ports)).sorted()
+            }
             return proxy
         }
 
         func syncSettings() throws(ConfigError) -> SyncSettings {
             var sync = SyncSettings()
-            sync.intervalSeconds = try integer("sync", "interval_seconds", in: 1...86_400) ?? 30
+            sync.intervalSeconds = try decimal("sync", "interval_seconds", in: 0.1...86_400) ?? 30
             sync.stateDir = try path("sync", "state_dir") ?? sync.stateDir
-            sync.maxBackoffSeconds = try integer("sync", "max_backoff_seconds", in: 1...86_400) ?? 300
+            sync.maxBackoffSeconds = try decimal("sync", "max_backoff_seconds", in: 0.1...86_400) ?? 300
             if sync.maxBackoffSeconds < sync.intervalSeconds { sync.maxBackoffSeconds = sync.intervalSeconds }
             return sync
         }
@@ -204,6 +245,28 @@ extension Settings {
                 throw fail("\(table).\(key)", "line \(entry.line): must be between \(range.lowerBound) and \(range.upperBound)")
             }
             return value
+        }
+
+        /// An integer or a decimal number, as seconds.
+        func decimal(_ table: String, _ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+            guard let entry = entry(table, key) else { return nil }
+            let value: Double
+            switch entry.value {
+            case .integer(let whole): value = Double(whole)
+            case .float(let number): value = number
+            default:
+                throw fail("\(table).\(key)", "line \(entry.line): expected a number, found \(entry.value.typeName)")
+            }
+            guard range.contains(value) else {
+                throw fail(
+                    "\(table).\(key)",
+                    "line \(entry.line): must be between \(Self.show(range.lowerBound)) and \(Self.show(range.upperBound))")
+            }
+            return value
+        }
+
+        static func show(_ value: Double) -> String {
+            value == value.rounded() ? "\(Int(value))" : "\(value)"
         }
 
         func stringArray(_ table: String, _ key: String) throws(ConfigError) -> [String]? {

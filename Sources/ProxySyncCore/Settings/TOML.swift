@@ -1,12 +1,13 @@
 /// A small, strict TOML reader for the daemon's configuration file.
 ///
 /// Supports what the configuration needs: `[table]` headers, `key = value` pairs, basic and literal
-/// strings, integers, booleans, arrays of those (on one or several lines) and `#` comments.
+/// strings, integers, decimal numbers, booleans, arrays of those (on one or several lines) and `#` comments.
 /// Anything else is a syntax error naming the line, never a silent guess.
 public enum TOML {
     public enum Value: Equatable, Sendable {
         case string(String)
         case integer(Int)
+        case float(Double)
         case boolean(Bool)
         case array([Value])
 
@@ -14,6 +15,7 @@ public enum TOML {
             switch self {
             case .string: "a string"
             case .integer: "an integer"
+            case .float: "a decimal number"
             case .boolean: "a boolean"
             case .array: "an array"
             }
@@ -151,26 +153,72 @@ public enum TOML {
                 }
                 throw error("expected a value (strings need quotes)")
             case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                return try integer()
+                return try number()
             default:
                 throw error("expected a value (strings need quotes)")
             }
         }
 
-        mutating func integer() throws(SyntaxError) -> Value {
+        /// A TOML integer or float, strictly: no leading zeros, `_` only between two digits, no `inf`/`nan`.
+        mutating func number() throws(SyntaxError) -> Value {
             var text: [UInt8] = []
-            while let byte = peek,
-                (byte >= 48 && byte <= 57) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
-                    || byte == UInt8(ascii: "_")
-            {
-                if byte != UInt8(ascii: "_") { text.append(byte) }
+            if let sign = peek, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+                text.append(sign)
                 index += 1
             }
-            if let byte = peek, byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
-                throw error("expected a whole number")
+            let integerStart = text.count
+            try digits(into: &text)
+            let integerPart = text[integerStart...]
+            if integerPart.count > 1 && integerPart.first == UInt8(ascii: "0") {
+                throw error("a number may not have leading zeros")
             }
-            guard let number = Int(String(decoding: text, as: UTF8.self)) else { throw error("expected a whole number") }
+            var isFloat = false
+            if peek == UInt8(ascii: ".") {
+                isFloat = true
+                text.append(UInt8(ascii: "."))
+                index += 1
+                try digits(into: &text)
+            }
+            if let byte = peek, byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+                isFloat = true
+                text.append(UInt8(ascii: "e"))
+                index += 1
+                if let sign = peek, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+                    text.append(sign)
+                    index += 1
+                }
+                try digits(into: &text)
+            }
+            if let byte = peek, isBareKeyByte(byte) || byte == UInt8(ascii: ".") {
+                throw error("malformed number")
+            }
+            let string = String(decoding: text, as: UTF8.self)
+            if isFloat {
+                guard let number = Double(string), number.isFinite else { throw error("malformed number") }
+                return .float(number)
+            }
+            guard let number = Int(string) else { throw error("the number is out of range") }
             return .integer(number)
+        }
+
+        /// One or more digits, `_` allowed only between two digits.
+        mutating func digits(into text: inout [UInt8]) throws(SyntaxError) {
+            var count = 0
+            while let byte = peek {
+                if byte >= 48 && byte <= 57 {
+                    text.append(byte)
+                    count += 1
+                    index += 1
+                } else if byte == UInt8(ascii: "_") {
+                    index += 1
+                    guard count > 0, let next = peek, next >= 48 && next <= 57 else {
+                        throw error("an underscore in a number must sit between two digits")
+                    }
+                } else {
+                    break
+                }
+            }
+            if count == 0 { throw error("expected a digit") }
         }
 
         mutating func array() throws(SyntaxError) -> Value {

@@ -10,6 +10,8 @@ public enum CycleOutcome: Equatable, Sendable {
     case reloadFailed(output: String)
     case writeFailed(String)
     case proxyBroken(output: String)
+    /// The proxy did not serve the new file after the reload; the previous file was restored (SPEC §5a).
+    case notServing(String)
 
     public var exitCode: Int32 {
         switch self {
@@ -20,6 +22,7 @@ public enum CycleOutcome: Equatable, Sendable {
         case .reloadFailed: 6
         case .writeFailed: 7
         case .proxyBroken: 9
+        case .notServing: 10
         }
     }
 
@@ -36,6 +39,7 @@ public enum CycleOutcome: Equatable, Sendable {
         case .reloadFailed: "reload_failed"
         case .writeFailed: "write_failed"
         case .proxyBroken: "proxy_broken"
+        case .notServing: "not_serving"
         }
     }
 

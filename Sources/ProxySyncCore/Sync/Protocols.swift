@@ -62,3 +62,76 @@ public protocol StateStore: Sendable {
     func load() -> SyncState
     func save(_ state: SyncState) throws(StoreError)
 }
+
+/// A reason the plan must not go live, found before anything is written (SPEC §5a, §5b).
+public struct Refusal: Equatable, Sendable, CustomStringConvertible {
+    /// The listener it concerns, e.g. `https://gocd.example.com:8443`.
+    public var listener: String
+    public var reason: String
+
+    public init(listener: String, reason: String) {
+        self.listener = listener
+        self.reason = reason
+    }
+
+    public var description: String { "\(listener): \(reason)" }
+}
+
+/// Something worth a warning that does not stop the plan.
+public struct Notice: Equatable, Sendable {
+    public var event: String
+    public var message: String
+    public var metadata: [String: String]
+    /// Identifies what the notice is about, for rate limiting (e.g. a certificate's path).
+    public var subject: String?
+
+    public init(event: String, message: String, metadata: [String: String] = [:], subject: String? = nil) {
+        self.event = event
+        self.message = message
+        self.metadata = metadata
+        self.subject = subject
+    }
+}
+
+/// What the pre-flight found.
+public struct PreflightReport: Equatable, Sendable {
+    public var refusals: [Refusal] = []
+    public var notices: [Notice] = []
+
+    public init(refusals: [Refusal] = [], notices: [Notice] = []) {
+        self.refusals = refusals
+        self.notices = notices
+    }
+}
+
+/// Whether every listener answered from the expected file.
+public struct Confirmation: Equatable, Sendable {
+    /// The listener that did not answer as expected (nil when confirmed).
+    public var failedListener: String?
+    /// What it got instead: connection refused, a TLS failure, the previous generation, a timeout.
+    public var observed: String
+    public var elapsedSeconds: Double
+
+    public init(failedListener: String?, observed: String, elapsedSeconds: Double) {
+        self.failedListener = failedListener
+        self.observed = observed
+        self.elapsedSeconds = elapsedSeconds
+    }
+
+    public var confirmed: Bool { failedListener == nil }
+}
+
+/// Asks the proxy what it serves, before and after a change (SPEC §5a).
+public protocol ServingCheck: Sendable {
+    /// Checks the plan against the host before anything is written: ports held by other programs,
+    /// certificates that do not cover a name or do not match their key, names or ports other sites use.
+    func preflight(_ plan: ProxyPlan) async -> PreflightReport
+    /// Waits until every listener of `plan` answers from `generation` (a redirect listener with its target).
+    func confirm(_ plan: ProxyPlan, generation: String?) async -> Confirmation
+    /// One request to GoCD's health endpoint through each proxying listener; warnings for what failed.
+    func endToEnd(_ plan: ProxyPlan) async -> [Notice]
+    /// Whether the proxy's main process runs; nil when that cannot be told.
+    func proxyRunning() -> Bool?
+    /// Warnings for certificates of `plan` that expired or expire soon (`certificate_expiring`, subject = path).
+    func certificateNotices(_ plan: ProxyPlan) async -> [Notice]
+}

@@ -9,17 +9,21 @@ public struct SyncEngine: Sendable {
     public var store: any ConfigStore
     public var proxy: any ProxyControl
     public var state: any StateStore
+    public var serving: any ServingCheck
     public var logger: Logger
+    /// What the engine remembers between cycles of one process without writing it down.
+    let memory = EngineMemory()
 
     public init(
         settings: Settings, source: any SiteURLSource, store: any ConfigStore, proxy: any ProxyControl,
-        state: any StateStore, logger: Logger
+        state: any StateStore, serving: any ServingCheck, logger: Logger
     ) {
         self.settings = settings
         self.source = source
         self.store = store
         self.proxy = proxy
         self.state = state
+        self.serving = serving
         self.logger = logger
     }
 
@@ -27,6 +31,10 @@ public struct SyncEngine: Sendable {
         var all = metadata
         all["event"] = .string(event)
         logger.log(level: level, message, metadata: all)
+    }
+
+    func log(_ notice: Notice, level: Logger.Level = .warning) {
+        log(level, "\(notice.message)", notice.event, notice.metadata.mapValues { .string($0) })
     }
 
     // MARK: the cycle
@@ -70,7 +78,12 @@ public struct SyncEngine: Sendable {
                     "unchanged")
             }
             if !dryRun { current.bothUnset = true }
-            if !dryRun, current.reloadOwed { return await retryReload(&current, now: now) }
+            if !dryRun, current.reloadOwed {
+                let text = (try? store.readInstalled()).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+                let installed = InstalledConfig.read(text, kind: settings.proxy.kind)
+                let plan = ProxyPlan(listeners: installed.listeners, siteURL: "", secureSiteURL: "")
+                return await retryReload(&current, plan: plan, text: text, now: now)
+            }
             return dryRun
                 ? .dryRun(semanticDiff: "nothing to derive: both site URLs are unset", unifiedDiff: "", changePending: false)
                 : .nothingToDerive
@@ -96,7 +109,11 @@ public struct SyncEngine: Sendable {
         }
         if installed == newBytes {
             if dryRun { return .dryRun(semanticDiff: "no change", unifiedDiff: "", changePending: false) }
-            if current.reloadOwed { return await retryReload(&current, now: now) }
+            if current.lastWrittenDigest == nil { current.lastWrittenDigest = Digest.fnv1a64Hex(newBytes) }
+            if current.reloadOwed { return await retryReload(&current, plan: plan, text: text, now: now) }
+            if memory.certificatesDue(day: now.day) {
+                warnOnce(await serving.certificateNotices(plan), state: &current, now: now)
+            }
             log(
                 .debug, "in sync; nothing to do", "unchanged",
                 ["site_url": "\(plan.siteURL)", "secure_site_url": "\(plan.secureSiteURL)"])
@@ -105,29 +122,66 @@ public struct SyncEngine: Sendable {
         let oldText = installed.map { String(decoding: $0, as: UTF8.self) }
         let old = oldText.map { InstalledConfig.read($0, kind: settings.proxy.kind) }
         var semantic = SemanticDiff.describe(from: old?.listeners ?? [], to: plan.listeners)
-        let reason: String
-        switch old {
-        case nil: reason = "initial"
-        case let old? where !old.isManaged: reason = "adopt"
-        case _ where oldText?.split(separator: "\n").dropFirst().first.map(String.init) == plan.sourceLine:
-            reason = "drift"
-            if semantic == "no listener changes" { semantic = "the file was edited by hand; restoring the managed content" }
-        default: reason = "change"
+        let reason = Self.reason(installed: installed, managed: old?.isManaged ?? false, plan: plan, state: current)
+        if reason == "drift" && semantic == "no listener changes" {
+            semantic = "the file was edited by hand; restoring the managed content"
         }
+        let report = await serving.preflight(plan)
         if dryRun {
+            for notice in report.notices { log(notice) }
+            if let refusal = report.refusals.first { return refuse(refusal, all: report.refusals, plan: plan, urls: urls) }
             let unified = UnifiedDiff.make(
                 old: oldText ?? "", new: text, oldName: "\(settings.proxy.output) (installed)",
                 newName: "\(settings.proxy.output) (rendered)")
             return .dryRun(semanticDiff: semantic, unifiedDiff: unified, changePending: true)
         }
-        return await apply(newBytes, previous: installed, plan: plan, reason: reason, diff: semantic, state: &current, now: now)
+        warnOnce(report.notices.filter { $0.event == "certificate_expiring" }, state: &current, now: now)
+        for notice in report.notices where notice.event != "certificate_expiring" { log(notice) }
+        if let refusal = report.refusals.first { return refuse(refusal, all: report.refusals, plan: plan, urls: urls) }
+        return await apply(
+            newBytes, previous: installed, plan: plan, text: text, reason: reason, diff: semantic, state: &current, now: now)
+    }
+
+    // MARK: decisions
+
+    /// Why a change is applied. Drift is decided from this program's own record of what it last wrote
+    /// and the site URLs it last applied, never from the file's comments.
+    static func reason(installed: [UInt8]?, managed: Bool, plan: ProxyPlan, state: SyncState) -> String {
+        guard let installed else { return "initial" }
+        guard managed else { return "adopt" }
+        let sameURLs =
+            state.lastAppliedSiteURL == plan.siteURL && state.lastAppliedSecureSiteURL == plan.secureSiteURL
+        if sameURLs, let written = state.lastWrittenDigest, written != Digest.fnv1a64Hex(installed) { return "drift" }
+        return "change"
+    }
+
+    /// A pre-flight refusal: exit 4, event `rejected`, naming the field whose listener it concerns.
+    func refuse(_ refusal: Refusal, all: [Refusal], plan: ProxyPlan, urls: SiteURLs) -> CycleOutcome {
+        let field = plan.field(for: refusal.listener)
+        let rejection = SiteURLRejection(
+            field: field.rawValue, rawValue: field == .siteURL ? urls.siteURL : urls.secureSiteURL,
+            reason: all.map(\.description).joined(separator: "; "))
+        log(
+            .error, "the new plan was refused before anything was written; the file in place keeps serving", "rejected",
+            ["field": "\(rejection.field)", "value": "\(rejection.value)", "reason": "\(rejection.reason)"])
+        return .rejected(rejection)
+    }
+
+    /// Logs certificate warnings at most once a day per file.
+    func warnOnce(_ notices: [Notice], state current: inout SyncState, now: Timestamp) {
+        for notice in notices {
+            let subject = notice.subject ?? notice.message
+            if current.certificateWarnings[subject] == now.day { continue }
+            current.certificateWarnings[subject] = now.day
+            log(notice)
+        }
     }
 
     // MARK: apply
 
     func apply(
-        _ bytes: [UInt8], previous: [UInt8]?, plan: ProxyPlan, reason: String, diff: String, state current: inout SyncState,
-        now: Timestamp
+        _ bytes: [UInt8], previous: [UInt8]?, plan: ProxyPlan, text: String, reason: String, diff: String,
+        state current: inout SyncState, now: Timestamp
     ) async -> CycleOutcome {
         var backupPath: String?
         do {
@@ -140,12 +194,13 @@ public struct SyncEngine: Sendable {
             log(.error, "cannot write the new file; the previous file is intact", "write_failed", ["error": "\(error)"])
             return .writeFailed("\(error)")
         }
+        current.lastWrittenDigest = Digest.fnv1a64Hex(bytes)
         if reason == "adopt", let backupPath {
             log(.notice, "adopted a hand-written file; the original was saved", "applied", ["backup": "\(backupPath)"])
         }
         let test = await proxy.test()
         if !test.succeeded {
-            let restored = restore(previous, backupPath: backupPath)
+            let restored = restore(previous, backupPath: backupPath, state: &current)
             current.applyInProgress = nil
             let again = await proxy.test()
             let output = test.output.isEmpty ? test.summary : test.output
@@ -172,32 +227,125 @@ public struct SyncEngine: Sendable {
                 "reason": "\(reason)", "diff": "\(diff)", "site_url": "\(plan.siteURL)",
                 "secure_site_url": "\(plan.secureSiteURL)", "file": "\(settings.proxy.output)",
             ])
-        current.lastAppliedSiteURL = plan.siteURL
-        current.lastAppliedSecureSiteURL = plan.secureSiteURL
-        current.lastChangeAt = now.iso8601
         let reload = await proxy.reload()
-        current.applyInProgress = nil
         if !reload.succeeded {
+            current.applyInProgress = nil
             current.reloadOwed = true
+            current.serving = false
+            rememberApplied(plan, in: &current, now: now)
             log(
                 .error, "the reload command failed; the new file stays in place and the reload will be retried next cycle",
                 "reload_failed",
                 ["command": "\(reload.summary)", "output": "\(reload.output)"])
             return .reloadFailed(output: reload.output.isEmpty ? reload.summary : reload.output)
         }
-        current.reloadOwed = false
         current.lastReloadAt = now.iso8601
-        log(
-            .info, "the proxy reloaded its configuration", "reloaded",
-            ["command": "\(settings.proxy.reloadCommand.joined(separator: " "))"])
+        current.reloadOwed = false
+        let confirmation = await confirm(plan, generation: Generation.of(text), state: &current, now: now)
+        if let confirmation, !confirmation.confirmed {
+            let outcome = await rollBack(
+                after: confirmation, previous: previous, backupPath: backupPath, state: &current, now: now)
+            current.applyInProgress = nil
+            return outcome
+        }
+        current.applyInProgress = nil
+        rememberApplied(plan, in: &current, now: now)
+        for notice in await serving.endToEnd(plan) { log(notice) }
         return .applied(reason: reason, diff: diff)
+    }
+
+    func rememberApplied(_ plan: ProxyPlan, in current: inout SyncState, now: Timestamp) {
+        current.lastAppliedSiteURL = plan.siteURL
+        current.lastAppliedSecureSiteURL = plan.secureSiteURL
+        current.lastChangeAt = now.iso8601
+    }
+
+    /// Asks the proxy whether it serves `plan` from `generation`; logs `reloaded` once it does.
+    /// Returns nil when confirmation is turned off (`confirm_timeout_seconds = 0`).
+    func confirm(_ plan: ProxyPlan, generation: String?, state current: inout SyncState, now: Timestamp) async
+        -> Confirmation?
+    {
+        guard settings.proxy.confirmTimeoutSeconds > 0 else {
+            current.serving = nil
+            log(
+                .info, "the proxy reloaded its configuration (not confirmed: confirm_timeout_seconds = 0)", "reloaded",
+                ["command": "\(settings.proxy.reloadCommand.joined(separator: " "))"])
+            return nil
+        }
+        let confirmation = await serving.confirm(plan, generation: generation)
+        if confirmation.confirmed {
+            current.serving = true
+            current.lastConfirmedAt = now.iso8601
+            log(
+                .info, "the proxy serves the new configuration", "reloaded",
+                [
+                    "command": "\(settings.proxy.reloadCommand.joined(separator: " "))",
+                    "confirmed_after_ms": "\(Int((confirmation.elapsedSeconds * 1000).rounded()))",
+                    "listeners": "\(plan.listeners.count)",
+                ])
+        } else {
+            current.serving = false
+        }
+        return confirmation
+    }
+
+    /// The proxy did not serve the new file: put the previous one back, reload, and confirm that in turn.
+    func rollBack(
+        after failure: Confirmation, previous: [UInt8]?, backupPath: String?, state current: inout SyncState,
+        now: Timestamp
+    ) async -> CycleOutcome {
+        let what = "\(failure.failedListener ?? "a listener"): \(failure.observed)"
+        log(
+            .error,
+            "the proxy did not serve the new file after the reload; restoring the previous file", "not_serving",
+            [
+                "listener": "\(failure.failedListener ?? "")", "got": "\(failure.observed)",
+                "waited_ms": "\(Int((failure.elapsedSeconds * 1000).rounded()))",
+            ])
+        restore(previous, backupPath: backupPath, state: &current)
+        let reload = await proxy.reload()
+        var restoredServes = false
+        if reload.succeeded {
+            if let previous {
+                let oldText = String(decoding: previous, as: UTF8.self)
+                let old = InstalledConfig.read(oldText, kind: settings.proxy.kind)
+                let oldPlan = ProxyPlan(listeners: old.listeners, siteURL: "", secureSiteURL: "")
+                if Generation.of(oldText) != nil || !old.listeners.isEmpty {
+                    let check = await serving.confirm(oldPlan, generation: Generation.of(oldText))
+                    restoredServes = check.confirmed
+                } else {
+                    restoredServes = true
+                }
+            } else {
+                restoredServes = true
+            }
+        }
+        let running = serving.proxyRunning()
+        if !reload.succeeded || !restoredServes || running == false {
+            current.serving = false
+            let why =
+                running == false
+                ? "the proxy's main process is gone"
+                : !reload.succeeded ? "the reload of the restored file failed (\(reload.summary))"
+                : "the restored file is not served either"
+            log(
+                .critical,
+                "the proxy serves neither the new nor the previous file: \(why); check the proxy's error log and start or restart it (systemctl restart nginx / apache2)",
+                "not_serving", ["listener": "\(failure.failedListener ?? "")", "got": "\(failure.observed)"])
+            return .notServing("\(what); \(why)")
+        }
+        current.serving = true
+        current.lastConfirmedAt = now.iso8601
+        log(.warning, "the proxy serves the previous file again", "rolled_back")
+        return .notServing("\(what); the previous file was restored and is served")
     }
 
     /// Puts the previous bytes back (or removes the file if there was none). Returns what happened.
     @discardableResult
-    func restore(_ previous: [UInt8]?, backupPath: String?) -> String {
+    func restore(_ previous: [UInt8]?, backupPath: String?, state current: inout SyncState) -> String {
         do {
             try store.install(previous)
+            current.lastWrittenDigest = previous.map(Digest.fnv1a64Hex)
             let what = previous == nil ? "removed the new file (there was none before)" : "restored the previous file"
             log(
                 .warning, "rolled back the managed file", "rolled_back", ["what": "\(what)", "backup": "\(backupPath ?? "none")"])
@@ -210,8 +358,9 @@ public struct SyncEngine: Sendable {
         }
     }
 
-    func retryReload(_ current: inout SyncState, now: Timestamp) async -> CycleOutcome {
-        log(.notice, "retrying a reload that failed earlier", "reloaded")
+    /// A reload failed earlier: retry it, and confirm what it loaded.
+    func retryReload(_ current: inout SyncState, plan: ProxyPlan, text: String, now: Timestamp) async -> CycleOutcome {
+        log(.notice, "retrying a reload that failed earlier", "reload_failed", ["retry": "true"])
         let reload = await proxy.reload()
         if !reload.succeeded {
             log(
@@ -221,7 +370,18 @@ public struct SyncEngine: Sendable {
         }
         current.reloadOwed = false
         current.lastReloadAt = now.iso8601
-        log(.info, "the proxy reloaded its configuration", "reloaded", ["retry": "true"])
+        if let confirmation = await confirm(plan, generation: Generation.of(text), state: &current, now: now),
+            !confirmation.confirmed
+        {
+            // The file on disk passed its test before; the proxy still does not serve it. Keep it, say so, and
+            // retry on the backoff schedule.
+            current.reloadOwed = true
+            log(
+                .error, "the proxy did not serve the file after the retried reload; will retry", "not_serving",
+                ["listener": "\(confirmation.failedListener ?? "")", "got": "\(confirmation.observed)"])
+            return .notServing("\(confirmation.failedListener ?? "a listener"): \(confirmation.observed)")
+        }
+        for notice in await serving.endToEnd(plan) { log(notice) }
         return .applied(reason: "reload-retry", diff: "no file change; an earlier reload had failed")
     }
 
@@ -233,24 +393,34 @@ public struct SyncEngine: Sendable {
         log(
             .warning, "an earlier apply was interrupted; testing the file on disk", "started",
             ["started_at": "\(pending.startedAt)"])
+        var previous: [UInt8]?
+        if let path = pending.backupPath { previous = try? store.readBackup(path) }
+        let onDisk = try? store.readInstalled()
         let test = await proxy.test()
         if test.succeeded {
             let reload = await proxy.reload()
             current.reloadOwed = !reload.succeeded
             if reload.succeeded {
                 current.lastReloadAt = now.iso8601
-                log(.notice, "finished the interrupted apply", "reloaded")
+                let text = onDisk.flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+                let installed = InstalledConfig.read(text, kind: settings.proxy.kind)
+                let plan = ProxyPlan(listeners: installed.listeners, siteURL: "", secureSiteURL: "")
+                if let confirmation = await confirm(plan, generation: Generation.of(text), state: &current, now: now),
+                    !confirmation.confirmed, pending.backupPath == nil || previous != nil
+                {
+                    _ = await rollBack(
+                        after: confirmation, previous: previous, backupPath: pending.backupPath, state: &current,
+                        now: now)
+                } else {
+                    log(.notice, "finished the interrupted apply", "applied", ["reason": "recovered"])
+                }
             } else {
                 log(
                     .error, "the reload after an interrupted apply failed; will retry", "reload_failed",
                     ["output": "\(reload.output)"])
             }
-        } else {
-            var previous: [UInt8]?
-            if let path = pending.backupPath { previous = try? store.readBackup(path) }
-            if pending.backupPath == nil || previous != nil {
-                restore(previous, backupPath: pending.backupPath)
-            }
+        } else if pending.backupPath == nil || previous != nil {
+            restore(previous, backupPath: pending.backupPath, state: &current)
         }
         current.applyInProgress = nil
         try? state.save(current)
@@ -292,6 +462,7 @@ public struct SyncEngine: Sendable {
         case .proxyBroken: "the proxy's config test fails even with the previous file: the proxy configuration is broken"
         case .reloadFailed: "the reload command failed; a reload is owed"
         case .writeFailed(let error): error
+        case .notServing(let what): what
         default: ""
         }
     }

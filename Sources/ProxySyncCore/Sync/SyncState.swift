@@ -25,6 +25,14 @@ public struct SyncState: Equatable, Sendable {
     public var applyInProgress: ApplyInProgress?
     /// Both site URLs were unset last time (the warning is logged once per change of this).
     public var bothUnset: Bool = false
+    /// When the proxy was last seen serving the managed file (ISO 8601).
+    public var lastConfirmedAt: String?
+    /// True when the proxy is known to serve the managed file, false when known not to; nil when unknown.
+    public var serving: Bool?
+    /// Digest of the bytes this program last wrote to the output: a different file on disk is drift.
+    public var lastWrittenDigest: String?
+    /// Certificate path → the day (YYYY-MM-DD) its expiry was last warned about.
+    public var certificateWarnings: [String: String] = [:]
 
     public init() {}
 
@@ -39,10 +47,15 @@ public struct SyncState: Equatable, Sendable {
             ("last_cycle_at", lastCycleAt), ("last_outcome", lastOutcome), ("last_success_at", lastSuccessAt),
             ("last_change_at", lastChangeAt), ("last_applied_site_url", lastAppliedSiteURL),
             ("last_applied_secure_site_url", lastAppliedSecureSiteURL), ("last_error", lastError),
-            ("last_reload_at", lastReloadAt),
+            ("last_reload_at", lastReloadAt), ("last_confirmed_at", lastConfirmedAt),
+            ("last_written_digest", lastWrittenDigest),
         ]
         for (key, value) in strings {
             if let value { members[key] = .string(value) }
+        }
+        if let serving { members["serving"] = .bool(serving) }
+        if !certificateWarnings.isEmpty {
+            members["certificate_warnings"] = .object(certificateWarnings.mapValues { .string($0) })
         }
         if let pending = applyInProgress {
             var apply: [String: JSON] = ["started_at": .string(pending.startedAt)]
@@ -65,6 +78,12 @@ public struct SyncState: Equatable, Sendable {
         lastReloadAt = json["last_reload_at"]?.string
         reloadOwed = json["reload_owed"]?.bool ?? false
         bothUnset = json["both_unset"]?.bool ?? false
+        lastConfirmedAt = json["last_confirmed_at"]?.string
+        serving = json["serving"]?.bool
+        lastWrittenDigest = json["last_written_digest"]?.string
+        if case .object(let warned)? = json["certificate_warnings"] {
+            certificateWarnings = warned.compactMapValues { $0.string }
+        }
         if let apply = json["apply_in_progress"], case .object = apply {
             applyInProgress = ApplyInProgress(
                 backupPath: apply["backup_path"]?.string, startedAt: apply["started_at"]?.string ?? "")
@@ -81,4 +100,7 @@ public struct Timestamp: Sendable, Equatable {
         self.epochSeconds = epochSeconds
         self.iso8601 = iso8601
     }
+
+    /// The UTC day, `YYYY-MM-DD`.
+    public var day: String { String(iso8601.prefix(10)) }
 }

@@ -44,7 +44,21 @@ public struct Bootstrap: Sendable {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(file: path, key: nil, problem: "not valid UTF-8 text")
         }
-        return try Settings.decode(text, file: path)
+        var settings = try Settings.decode(text, file: path)
+        adaptToHost(&settings.proxy)
+        return settings
+    }
+
+    /// What the rendered file depends on in the installed software: NGINX's HTTP/2 syntax (read once per
+    /// start from `nginx -v`) and where the system's CA bundle is (Debian or RHEL layout).
+    static func adaptToHost(_ proxy: inout ProxySettings) {
+        if access(proxy.systemCABundle, R_OK) != 0, access("/etc/pki/tls/certs/ca-bundle.crt", R_OK) == 0 {
+            proxy.systemCABundle = "/etc/pki/tls/certs/ca-bundle.crt"
+        }
+        guard proxy.kind == .nginx, proxy.http2 else { return }
+        let binary = proxy.testCommand.first.map { Posix.basename($0) == "nginx" ? $0 : "nginx" } ?? "nginx"
+        let version = CommandRunner.runBlocking([binary, "-v"], timeoutSeconds: 10).output
+        proxy.nginxHTTP2Directive = NginxVersion.usesHTTP2Directive(version)
     }
 
     public init(configOption: String?) throws(ConfigError) {
@@ -75,7 +89,8 @@ public struct Bootstrap: Sendable {
         SyncEngine(
             settings: settings, source: source,
             store: FileConfigStore(output: settings.proxy.output, stateDir: settings.sync.stateDir),
-            proxy: proxy, state: JSONStateStore(stateDir: settings.sync.stateDir), logger: logger)
+            proxy: proxy, state: JSONStateStore(stateDir: settings.sync.stateDir),
+            serving: LiveServingCheck(settings: settings.proxy), logger: logger)
     }
 
     /// Logs the start-up warnings every start must show.

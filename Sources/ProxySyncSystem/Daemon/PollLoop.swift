@@ -6,7 +6,7 @@ public protocol PollLoopDriver: AnyObject, Sendable {
     /// Called after every cycle with the delay chosen before the next one (READY/STATUS go out here).
     func cycleFinished(_ outcome: CycleOutcome, nextDelaySeconds: Double, first: Bool)
     /// SIGHUP: re-read the config; returns the interval and backoff cap now in force.
-    func reloadConfiguration() -> (intervalSeconds: Int, maxBackoffSeconds: Int)
+    func reloadConfiguration() -> (intervalSeconds: Double, maxBackoffSeconds: Double)
     func watchdogPing()
 }
 
@@ -30,7 +30,7 @@ public struct PollLoop<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// Runs until the doorbell rings for shutdown.
-    public func run(_ driver: any PollLoopDriver, intervalSeconds: Int, maxBackoffSeconds: Int) async {
+    public func run(_ driver: any PollLoopDriver, intervalSeconds: Double, maxBackoffSeconds: Double) async {
         var backoff = Backoff(intervalSeconds: intervalSeconds, maxBackoffSeconds: maxBackoffSeconds)
         var first = true
         while true {

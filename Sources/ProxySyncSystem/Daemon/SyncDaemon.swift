@@ -73,7 +73,7 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
     public func watchdogPing() { notifier.watchdog() }
 
     /// SIGHUP: re-read the config; keep the old one if the new one is invalid.
-    public func reloadConfiguration() -> (intervalSeconds: Int, maxBackoffSeconds: Int) {
+    public func reloadConfiguration() -> (intervalSeconds: Double, maxBackoffSeconds: Double) {
         notifier.reloading(monotonicMicroseconds: Monotonic.microseconds())
         do {
             var fresh = try Bootstrap(configOption: bootstrap.configPath)
@@ -118,6 +118,8 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
             return "proxy config already broken; previous file restored\(next)"
         case .reloadFailed:
             return "reload failed; retrying\(next)"
+        case .notServing(let what):
+            return "NOT SERVING the new file (\(what))\(next)"
         case .writeFailed(let error):
             return "cannot write: \(error)\(next)"
         }

@@ -1,0 +1,102 @@
+import CCurl
+import Glibc
+import ProxySyncCore
+
+/// One request to one listener of the proxy, from this host, as a browser would arrive: connected to the
+/// listen address (loopback when the proxy listens on all addresses), TLS with SNI = the server name,
+/// `Host: name:port`. Certificates are not verified here (the certificate pre-flight did that); proxies in the
+/// environment are never used; redirects are not followed.
+public enum ListenerProbe {
+    public struct Answer: Sendable {
+        public var status: Int
+        public var location: String?
+        public var body: String
+    }
+
+    /// The most of an answer's body kept.
+    static let maxBody = 4096
+
+    final class Sink {
+        var body: [UInt8] = []
+    }
+
+    /// GETs `path` from `listener` connected at `address`; returns the answer or what went wrong, in words.
+    public static func get(
+        _ listener: Listener, path: String, address: String, timeoutMilliseconds: Int,
+        accept: String? = nil
+    ) -> Result<Answer, ProbeFailure> {
+        guard let handle = curl_easy_init() else { return .failure(ProbeFailure("out of memory")) }
+        defer { curl_easy_cleanup(handle) }
+        let sink = Sink()
+        let unmanaged = Unmanaged.passRetained(sink)
+        defer { unmanaged.release() }
+        let host = listener.serverName
+        let url = "\(listener.scheme.rawValue)://\(host):\(listener.port)\(path)"
+        let bracketed = address.contains(":") ? "[\(address)]" : address
+        var connectTo: UnsafeMutablePointer<curl_slist>?
+        connectTo = curl_slist_append(connectTo, "\(host):\(listener.port):\(bracketed):\(listener.port)")
+        defer { curl_slist_free_all(connectTo) }
+        var headers: UnsafeMutablePointer<curl_slist>?
+        headers = curl_slist_append(headers, "Host: \(host):\(listener.port)")
+        if let accept { headers = curl_slist_append(headers, "Accept: \(accept)") }
+        defer { curl_slist_free_all(headers) }
+        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { buffer in
+            gps_setopt_string(handle, CURLOPT_URL, url)
+            gps_setopt_slist(handle, CURLOPT_CONNECT_TO, connectTo)
+            gps_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
+            gps_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+            gps_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
+            gps_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeoutMilliseconds)
+            gps_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, timeoutMilliseconds)
+            gps_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+            gps_setopt_string(handle, CURLOPT_PROXY, "")
+            gps_setopt_string(handle, CURLOPT_NOPROXY, "*")
+            gps_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
+            gps_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
+            gps_setopt_long(handle, CURLOPT_FORBID_REUSE, 1)
+            gps_setopt_string(handle, CURLOPT_USERAGENT, "gocd-proxy-sync/\(Version.string) (confirmation)")
+            gps_setopt_pointer(handle, CURLOPT_ERRORBUFFER, buffer.baseAddress)
+            gps_setopt_pointer(handle, CURLOPT_WRITEDATA, unmanaged.toOpaque())
+            gps_setopt_write_callback(handle) { pointer, size, count, userdata in
+                guard let pointer, let userdata else { return 0 }
+                let sink = Unmanaged<Sink>.fromOpaque(userdata).takeUnretainedValue()
+                let length = size * count
+                let room = max(0, ListenerProbe.maxBody - sink.body.count)
+                pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+                    sink.body.append(contentsOf: UnsafeBufferPointer(start: bytes, count: min(length, room)))
+                }
+                return length
+            }
+            return curl_easy_perform(handle)
+        }
+        guard code == CURLE_OK else {
+            let detail = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return .failure(ProbeFailure(describe(code, detail: detail)))
+        }
+        var status = 0
+        gps_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        var location: UnsafeMutablePointer<CChar>?
+        gps_getinfo_string(handle, CURLINFO_REDIRECT_URL, &location)
+        return .success(
+            Answer(
+                status: status, location: location.map { String(cString: $0) },
+                body: String(decoding: sink.body, as: UTF8.self)))
+    }
+
+    static func describe(_ code: CURLcode, detail: String) -> String {
+        let text = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+        switch code {
+        case CURLE_COULDNT_CONNECT: return "connection refused (\(text))"
+        case CURLE_OPERATION_TIMEDOUT: return "timeout (\(text))"
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION: return "TLS failure (\(text))"
+        default: return text
+        }
+    }
+}
+
+/// Why a probe got no answer.
+public struct ProbeFailure: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,135 @@
+import Glibc
+import ProxySyncCore
+
+/// TCP sockets in the LISTEN state on this host (this network namespace), read from `/proc/net/tcp{,6}`,
+/// and the programs holding them, read from `/proc/PID/fd` where the kernel lets this process look.
+///
+/// - Important: `/proc/net/tcp` is readable by anyone, but another process's descriptors are visible only
+///   to a process with the same credentials and capabilities or `CAP_SYS_PTRACE`. The unit does not grant
+///   `CAP_SYS_PTRACE`, so under systemd the holder of a socket is often unknown; callers then fall back on
+///   what the proxy's own configuration says it listens on.
+public enum ListeningSockets {
+    public struct Socket: Equatable, Sendable {
+        /// `127.0.0.1`, `0.0.0.0`, `::`, `::1`, …
+        public var address: String
+        public var port: Int
+        public var inode: UInt64
+    }
+
+    public struct Holder: Equatable, Sendable, CustomStringConvertible {
+        public var pid: Int32
+        public var name: String
+        public var description: String { "\(name) (pid \(pid))" }
+    }
+
+    /// Every listening TCP socket.
+    public static func all() -> [Socket] {
+        parse(readSmall("/proc/net/tcp") ?? "", v6: false) + parse(readSmall("/proc/net/tcp6") ?? "", v6: true)
+    }
+
+    /// Parses the text of `/proc/net/tcp` or `/proc/net/tcp6`, keeping LISTEN (0A) sockets.
+    public static func parse(_ text: String, v6: Bool) -> [Socket] {
+        var out: [Socket] = []
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count > 9, fields[3] == "0A" else { continue }
+            let local = fields[1].split(separator: ":")
+            guard local.count == 2, let port = Int(local[1], radix: 16), let inode = UInt64(fields[9]) else { continue }
+            guard let address = v6 ? ipv6(local[0]) : ipv4(local[0]) else { continue }
+            out.append(Socket(address: address, port: port, inode: inode))
+        }
+        return out
+    }
+
+    /// `0100007F` → `127.0.0.1` (the kernel prints the address in host byte order, little-endian here).
+    static func ipv4(_ hex: Substring) -> String? {
+        guard hex.count == 8, let value = UInt32(hex, radix: 16) else { return nil }
+        let bytes = [value & 0xFF, (value >> 8) & 0xFF, (value >> 16) & 0xFF, value >> 24]
+        return bytes.map(String.init).joined(separator: ".")
+    }
+
+    /// Four little-endian 32-bit words → the address as `inet_ntop` writes it.
+    static func ipv6(_ hex: Substring) -> String? {
+        guard hex.count == 32 else { return nil }
+        var raw = [UInt8](repeating: 0, count: 16)
+        let chars = Array(hex.utf8)
+        for word in 0..<4 {
+            guard let value = UInt32(String(decoding: chars[(word * 8)..<(word * 8 + 8)], as: UTF8.self), radix: 16) else {
+                return nil
+            }
+            for byte in 0..<4 { raw[word * 4 + byte] = UInt8((value >> (8 * UInt32(byte))) & 0xFF) }
+        }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(AF_INET6, raw, &text, socklen_t(text.count)) != nil else { return nil }
+        let result = String(cString: text)
+        if result.hasPrefix("::ffff:"), !result.dropFirst(7).contains(":") { return String(result.dropFirst(7)) }
+        return result
+    }
+
+    /// True when a socket bound to `bound` would stop a bind to `wanted` on the same port.
+    /// `wanted == nil` means all addresses.
+    public static func overlaps(bound: String, wanted: String?) -> Bool {
+        let wildcard = bound == "0.0.0.0" || bound == "::"
+        guard let wanted else { return true }
+        if wildcard {
+            // `::` may or may not take IPv4 too (ipv6only); count it as overlapping: the holder is named anyway.
+            return bound == "::" || !wanted.contains(":")
+        }
+        return bound == wanted
+    }
+
+    /// The processes holding socket `inode`, as far as `/proc` shows them.
+    public static func holders(of inodes: Set<UInt64>) -> [UInt64: [Holder]] {
+        var found: [UInt64: [Holder]] = [:]
+        guard !inodes.isEmpty, let proc = opendir("/proc") else { return found }
+        defer { closedir(proc) }
+        while let entry = readdir(proc) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            guard let pid = Int32(name) else { continue }
+            guard let fds = opendir("/proc/\(pid)/fd") else { continue }
+            var matched: Set<UInt64> = []
+            while let fd = readdir(fds) {
+                let fdName = withUnsafeBytes(of: fd.pointee.d_name) { raw in
+                    String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+                }
+                guard fdName.first?.isNumber == true else { continue }
+                var link = [CChar](repeating: 0, count: 64)
+                let length = readlink("/proc/\(pid)/fd/\(fdName)", &link, link.count - 1)
+                guard length > 9 else { continue }
+                let target = String(decoding: link[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                guard target.hasPrefix("socket:["), let inode = UInt64(target.dropFirst(8).dropLast()) else { continue }
+                if inodes.contains(inode) { matched.insert(inode) }
+            }
+            closedir(fds)
+            if matched.isEmpty { continue }
+            let holder = Holder(pid: pid, name: processName(pid))
+            for inode in matched { found[inode, default: []].append(holder) }
+        }
+        return found
+    }
+
+    /// The short name of a process (`/proc/PID/comm`).
+    public static func processName(_ pid: Int32) -> String {
+        var name = readSmall("/proc/\(pid)/comm") ?? "?"
+        while name.hasSuffix("\n") { name.removeLast() }
+        return name
+    }
+
+    /// Reads a small text file from /proc (no size in stat, so read to the end, capped).
+    static func readSmall(_ path: String, cap: Int = 4 << 20) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while out.count < cap {
+            let count = read(fd, &buffer, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            out.append(contentsOf: buffer[0..<count])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,257 @@
+import Dispatch
+import Glibc
+import ProxySyncCore
+
+/// The real ``ServingCheck``: ports and certificates before a change, the proxy's own answers after it.
+public struct LiveServingCheck: ServingCheck {
+    let settings: ProxySettings
+    /// Probes block in libcurl; they run here, never on Swift's cooperative pool.
+    private static let queue = DispatchQueue(label: "gocd-proxy-sync.confirm")
+    /// A certificate expiring within this many seconds is a warning.
+    static let expiryWarningSeconds: Int64 = 14 * 86_400
+
+    public init(settings: ProxySettings) {
+        self.settings = settings
+    }
+
+    /// The addresses a probe connects to: each listen address, or loopback for all addresses.
+    var probeAddresses: [String] { settings.listenAddresses.isEmpty ? ["127.0.0.1"] : settings.listenAddresses }
+
+    var proxyProcessNames: Set<String> { settings.kind == .nginx ? ["nginx"] : ["apache2", "httpd"] }
+
+    // MARK: pre-flight
+
+    public func preflight(_ plan: ProxyPlan) async -> PreflightReport {
+        await Self.offPool {
+            var report = PreflightReport()
+            if settings.checkPorts { report.refusals += portRefusals(plan) }
+            let certificates = certificateFindings(plan)
+            report.refusals += certificates.refusals
+            report.notices += certificates.notices
+            return report
+        }
+    }
+
+    public func certificateNotices(_ plan: ProxyPlan) async -> [Notice] {
+        await Self.offPool { certificateFindings(plan).notices }
+    }
+
+    /// Every address and port of the plan that the proxy does not listen on already must be free.
+    func portRefusals(_ plan: ProxyPlan) -> [Refusal] {
+        let sockets = ListeningSockets.all()
+        var conflicts: [(Listener, String?, ListeningSockets.Socket)] = []
+        var seen: Set<String> = []
+        let wanted: [String?] = settings.listenAddresses.isEmpty ? [nil] : settings.listenAddresses
+        for listener in plan.listeners {
+            for address in wanted where seen.insert("\(address ?? "*"):\(listener.port)").inserted {
+                for socket in sockets
+                where socket.port == listener.port && ListeningSockets.overlaps(bound: socket.address, wanted: address) {
+                    conflicts.append((listener, address, socket))
+                }
+            }
+        }
+        guard !conflicts.isEmpty else { return [] }
+        let holders = ListeningSockets.holders(of: Set(conflicts.map(\.2.inode)))
+        let proxyPorts = currentProxyPorts()
+        var refusals: [Refusal] = []
+        var refused: Set<Int> = []
+        for (listener, address, socket) in conflicts where !refused.contains(listener.port) {
+            let held = holders[socket.inode] ?? []
+            if held.contains(where: { proxyProcessNames.contains($0.name) }) { continue }
+            let shown = socket.address.contains(":") ? "[\(socket.address)]:\(socket.port)" : "\(socket.address):\(socket.port)"
+            let wantedText = address.map { "\($0):\(listener.port)" } ?? "port \(listener.port) on all addresses"
+            if held.isEmpty {
+                if proxyPorts.contains(listener.port) { continue }
+                refusals.append(
+                    Refusal(
+                        listener: listener.origin,
+                        reason:
+                            "\(wantedText) is taken: \(shown) is held by another program (its pid is not visible to this process; `ss -ltnp 'sport = :\(listener.port)'` shows it); free the port or change the site URL in GoCD"
+                    ))
+            } else {
+                let names = held.map(\.description).joined(separator: ", ")
+                refusals.append(
+                    Refusal(
+                        listener: listener.origin,
+                        reason:
+                            "\(wantedText) is taken: \(shown) is held by \(names), not by the proxy; free the port or change the site URL in GoCD"
+                    ))
+            }
+            refused.insert(listener.port)
+        }
+        return refusals
+    }
+
+    /// Ports the managed file in place says the proxy serves (when the socket's holder cannot be seen).
+    func currentProxyPorts() -> Set<Int> {
+        guard let bytes = try? Posix.readFile(Posix.resolveSymlinks(settings.output)) else { return [] }
+        let installed = InstalledConfig.read(String(decoding: bytes, as: UTF8.self), kind: settings.kind)
+        return Set(installed.listeners.map(\.port))
+    }
+
+    /// The certificate must cover every HTTPS name, and the key must belong to it (SPEC §5a).
+    func certificateFindings(_ plan: ProxyPlan) -> PreflightReport {
+        let https = plan.listeners.filter { $0.scheme == .https }
+        guard !https.isEmpty, let certificatePath = settings.tlsCertificate, let keyPath = settings.tlsCertificateKey
+        else { return PreflightReport() }
+        var report = PreflightReport()
+        let certificate: LoadedCertificate
+        do {
+            certificate = try LoadedCertificate(path: certificatePath)
+        } catch {
+            report.refusals.append(Refusal(listener: https[0].origin, reason: "tls_certificate: \(error)"))
+            return report
+        }
+        for listener in https where !certificate.covers(host: listener.serverName) {
+            let covered = certificate.names.isEmpty ? "no names" : certificate.names.joined(separator: ", ")
+            report.refusals.append(
+                Refusal(
+                    listener: listener.origin,
+                    reason:
+                        "the certificate \(certificatePath) does not cover \(listener.serverName) (it covers: \(covered)); renew it with that name or change the site URL in GoCD"
+                ))
+        }
+        do {
+            if try !certificate.matchesKey(at: keyPath) {
+                report.refusals.append(
+                    Refusal(
+                        listener: https[0].origin,
+                        reason:
+                            "the key \(keyPath) does not belong to the certificate \(certificatePath) (tls_certificate_key and tls_certificate do not match)"
+                    ))
+            }
+        } catch {
+            report.refusals.append(Refusal(listener: https[0].origin, reason: "tls_certificate_key: \(error)"))
+        }
+        let now = WallClock.now().epochSeconds
+        if certificate.notAfterEpochSeconds - now < Self.expiryWarningSeconds {
+            let expired = certificate.notAfterEpochSeconds <= now
+            report.notices.append(
+                Notice(
+                    event: "certificate_expiring",
+                    message: expired
+                        ? "the TLS certificate has expired: renew it; browsers refuse the site"
+                        : "the TLS certificate expires within 14 days: renew it",
+                    metadata: ["file": certificatePath, "not_after": certificate.notAfterISO8601],
+                    subject: certificatePath))
+        }
+        return report
+    }
+
+    // MARK: confirmation
+
+    public func confirm(_ plan: ProxyPlan, generation: String?) async -> Confirmation {
+        let start = Monotonic.seconds()
+        let deadline = start + settings.confirmTimeoutSeconds
+        var pending: [(Listener, String)] = []
+        for listener in plan.listeners {
+            for address in probeAddresses { pending.append((listener, address)) }
+        }
+        var observed: [String: String] = [:]
+        while true {
+            var still: [(Listener, String)] = []
+            for (listener, address) in pending {
+                let remaining = max(0.05, deadline - Monotonic.seconds())
+                let answer = await Self.offPool {
+                    ListenerProbe.get(
+                        listener, path: Generation.path, address: address,
+                        timeoutMilliseconds: Int(min(remaining, 2) * 1000))
+                }
+                if let miss = Self.judge(answer, listener: listener, generation: generation) {
+                    observed[listener.origin] = miss
+                    still.append((listener, address))
+                }
+            }
+            pending = still
+            let now = Monotonic.seconds()
+            if pending.isEmpty { return Confirmation(failedListener: nil, observed: "", elapsedSeconds: now - start) }
+            if now >= deadline {
+                let listener = pending[0].0
+                return Confirmation(
+                    failedListener: listener.origin,
+                    observed: "\(observed[listener.origin] ?? "no answer") after \(Self.seconds(now - start))",
+                    elapsedSeconds: now - start)
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// nil when the answer proves the listener serves the expected file; otherwise what it got instead.
+    static func judge(
+        _ answer: Result<ListenerProbe.Answer, ProbeFailure>, listener: Listener, generation: String?
+    ) -> String? {
+        switch answer {
+        case .failure(let failure):
+            return failure.description
+        case .success(let answer):
+            if let target = listener.redirectTarget {
+                let expected = target + Generation.path
+                if answer.status == 301 && answer.location == expected { return nil }
+                return
+                    "the previous configuration (HTTP \(answer.status)\(answer.location.map { " to \($0)" } ?? ""), expected 301 to \(expected))"
+            }
+            let served = Generation.inAnswer(answer.body)
+            guard let generation else { return nil }  // a file without a marker: any answer will do
+            if served == generation { return nil }
+            if let served { return "the previous generation (\(served), expected \(generation))" }
+            return "the previous configuration (HTTP \(answer.status) without a generation)"
+        }
+    }
+
+    static func seconds(_ value: Double) -> String {
+        "\(Int((value * 1000).rounded())) ms"
+    }
+
+    // MARK: end to end
+
+    public func endToEnd(_ plan: ProxyPlan) async -> [Notice] {
+        var notices: [Notice] = []
+        for listener in plan.listeners where listener.action == .proxy {
+            let address = probeAddresses[0]
+            let answer = await Self.offPool {
+                ListenerProbe.get(
+                    listener, path: "/go/api/v1/health", address: address, timeoutMilliseconds: 10_000,
+                    accept: "application/vnd.go.cd.v1+json")
+            }
+            var problem: String?
+            switch answer {
+            case .failure(let failure): problem = failure.description
+            case .success(let answer):
+                if answer.status != 200 || !answer.body.contains("\"health\"") {
+                    problem = "HTTP \(answer.status) instead of GoCD's health answer"
+                }
+            }
+            guard let problem else { continue }
+            var metadata = ["listener": listener.origin, "got": problem, "upstream": settings.upstream.url]
+            if let line = ProxyErrorLog.lastLine(settings: settings) { metadata["proxy_error_log"] = line }
+            notices.append(
+                Notice(
+                    event: "upstream_unreachable",
+                    message:
+                        "GoCD's health endpoint did not answer through the proxy (the new file stays: GoCD may be restarting; check upstream and the proxy's error log)",
+                    metadata: metadata))
+        }
+        return notices
+    }
+
+    // MARK: the proxy's process
+
+    public func proxyRunning() -> Bool? {
+        guard let proc = opendir("/proc") else { return nil }
+        defer { closedir(proc) }
+        while let entry = readdir(proc) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            guard let pid = Int32(name) else { continue }
+            if proxyProcessNames.contains(ListeningSockets.processName(pid)) { return true }
+        }
+        return false
+    }
+
+    static func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: work()) }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+"""Only what is served counts (issue 11): the pre-flight before a change goes live, and the confirmation after every
+reload, against a real nginx and a real httpd on loopback."""
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import (Apache, TOKEN, free_port, http_get, invocations, once, proxied_setup, run, wait_for,
+                      write_config)
+
+SITE_URLS_PATH = "/go/api/admin/config/server/site_urls"
+
+
+@pytest.fixture
+def nginx_setup(tmp_path, standin, nginx, certs):
+    return proxied_setup(tmp_path, standin, nginx, certs, kind="nginx")
+
+
+@pytest.fixture
+def apache_setup(tmp_path, standin, apache, certs):
+    return proxied_setup(tmp_path, standin, apache, certs, kind="apache",
+                         extra_proxy="apache_listen_ports = []")
+
+
+def hold_port(port):
+    """Another program holding a port: a listening socket of this test process."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen()
+    return s
+
+
+def served(port, host, https=True):
+    return http_get(port, "/go/x", host=host, https=https)[0] == 200
+
+
+def make_cert(certs, name, sans, key=None):
+    """A leaf certificate signed by the test CA; returns (cert path, key path)."""
+    d = certs["dir"]
+    key = key or str(d / f"{name}.key")
+    if not os.path.exists(key):
+        subprocess.run(["openssl", "genrsa", "-out", key, "2048"], check=True, capture_output=True)
+    subprocess.run(["openssl", "req", "-new", "-key", key, "-subj", f"/CN={name}", "-out", str(d / f"{name}.csr")],
+                   check=True, capture_output=True)
+    (d / f"{name}.ext").write_text(f"subjectAltName={sans}\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", str(d / f"{name}.csr"), "-CA", certs["ca"], "-CAkey",
+                    str(d / "ca.key"), "-CAcreateserial", "-days", "30", "-out", str(d / f"{name}.pem"),
+                    "-extfile", str(d / f"{name}.ext")], check=True, capture_output=True)
+    return str(d / f"{name}.pem"), key
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_a_port_held_by_another_program_is_refused_then_applied_once_free(kind, request):
+    s = request.getfixturevalue(f"{kind}_setup")
+    assert once(s).returncode == 0
+    before = s["output"].read_bytes()
+    calls = len(invocations(s["counts"]))
+    port = free_port()
+    holder = hold_port(port)
+    s["gocd"].control(secure_site_url=f"https://gocd.test:{port}")
+    r = once(s)
+    assert r.returncode == 4, r.stderr
+    assert "rejected" in r.stderr
+    assert f"127.0.0.1:{port}" in r.stderr and f"pid {os.getpid()}" in r.stderr, "names the address, port and holder"
+    assert s["output"].read_bytes() == before, "nothing written"
+    assert len(invocations(s["counts"])) == calls, "nothing tested or reloaded"
+    assert served(s["https_port"], "gocd.test"), "the proxy is alive and still serving the previous file"
+    dry = once(s, "--dry-run")
+    assert dry.returncode == 4 and f"pid {os.getpid()}" in dry.stderr, "dry-run reports what the pre-flight refuses"
+    holder.close()
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert wait_for(lambda: served(port, "gocd.test"), what="the new port served")
+
+
+def test_a_port_nginx_already_serves_for_another_site_is_not_refused(nginx_setup):
+    s = nginx_setup
+    port = free_port()
+    (s["nginx"].confd / "other.conf").write_text(
+        f'server {{ listen 127.0.0.1:{port}; server_name other.test; location / {{ return 200 "other"; }} }}\n')
+    assert once(s).returncode == 0
+    wait_for(lambda: http_get(port, "/", host="other.test")[2] == "other", what="the other site")
+    s["gocd"].control(site_url=f"http://gocd.test:{port}")
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert wait_for(lambda: http_get(port, "/go", host=f"gocd.test:{port}")[0] == 301, what="our redirect on the shared port")
+    assert http_get(port, "/", host="other.test")[2] == "other", "the other site keeps its name"
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_a_reload_that_changes_nothing_is_exit_10_and_restores(kind, request):
+    s = request.getfixturevalue(f"{kind}_setup")
+    assert once(s).returncode == 0
+    before = s["output"].read_bytes()
+    text = s["cfg"].read_text()
+    reload_line = next(line for line in text.splitlines() if line.startswith("reload_command"))
+    s["cfg"].write_text(text.replace(reload_line, 'reload_command = ["true"]').replace(
+        "[proxy]\n", "[proxy]\nconfirm_timeout_seconds = 2\n", 1))
+    new_port = free_port()
+    s["gocd"].control(secure_site_url=f"https://gocd.test:{new_port}")
+    started = time.monotonic()
+    r = once(s)
+    took = time.monotonic() - started
+    assert r.returncode == 10, r.stderr
+    assert "not_serving" in r.stderr and f"gocd.test:{new_port}" in r.stderr
+    assert any(w in r.stderr for w in ("previous generation", "previous configuration", "connection refused")), \
+        "says what it got"
+    assert s["output"].read_bytes() == before, "previous bytes restored"
+    assert took < 20, "bounded by confirm_timeout_seconds"
+    assert served(s["https_port"], "gocd.test"), "proxy alive, previous file served"
+    status = run("status", "--json", "--config", str(s["cfg"]))
+    assert '"serving":true' in status.stdout.replace(" ", ""), status.stdout
+
+
+def test_certificate_must_cover_the_new_name(nginx_setup):
+    s = nginx_setup
+    assert once(s).returncode == 0
+    before = s["output"].read_bytes()
+    s["gocd"].control(secure_site_url=f"https://other.example:{s['https_port']}")
+    r = once(s)
+    assert r.returncode == 4, r.stderr
+    assert "does not cover other.example" in r.stderr
+    assert "localhost" in r.stderr and "new.gocd.test" in r.stderr, "names what the certificate covers"
+    assert s["output"].read_bytes() == before
+
+
+def test_a_wildcard_covers_exactly_one_label(nginx_setup, certs):
+    s = nginx_setup
+    cert, key = make_cert(certs, "wild", "DNS:*.wild.test")
+    s["cfg"].write_text(s["cfg"].read_text().replace(certs["cert"], cert).replace(certs["key"], key))
+    s["gocd"].control(site_url="", secure_site_url=f"https://a.b.wild.test:{s['https_port']}")
+    r = once(s, "--dry-run")
+    assert r.returncode == 4 and "does not cover a.b.wild.test" in r.stderr, r.stderr
+    s["gocd"].control(secure_site_url=f"https://a.wild.test:{s['https_port']}")
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert wait_for(lambda: served(s["https_port"], "a.wild.test"), what="a.wild.test served")
+
+
+def test_a_key_that_does_not_match_is_refused_and_httpd_stays_up(apache_setup, certs):
+    s = apache_setup
+    assert once(s).returncode == 0
+    _, other_key = make_cert(certs, "otherkey", "DNS:gocd.test")
+    s["cfg"].write_text(s["cfg"].read_text().replace(certs["key"], other_key))
+    s["gocd"].control(secure_site_url=f"https://gocd.test:{free_port()}")
+    r = once(s)
+    assert r.returncode == 4, r.stderr
+    assert "does not belong to the certificate" in r.stderr
+    assert s["apache"].proc.poll() is None, "httpd is still running"
+    assert served(s["https_port"], "gocd.test")
+
+
+def test_a_renewed_certificate_lets_a_held_change_through_without_restart(nginx_setup, certs, tmp_path):
+    s = nginx_setup
+    assert once(s).returncode == 0
+    # The certificate file the daemon uses is a copy we can replace, as a renewal would.
+    live = tmp_path / "live.pem"
+    live.write_bytes(open(certs["cert"], "rb").read())
+    s["cfg"].write_text(s["cfg"].read_text().replace(certs["cert"], str(live)))
+    renewed, _ = make_cert(certs, "renewed", "DNS:gocd.test,DNS:renamed.test", key=certs["key"])
+    s["gocd"].control(secure_site_url=f"https://renamed.test:{s['https_port']}")
+    daemon = subprocess.Popen([os.environ.get("GOCD_PROXY_SYNC_BIN", str(__import__("conftest").BIN)), "run",
+                               "--config", str(s["cfg"])], stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: "does not cover renamed.test" in s["output"].read_text() or
+                 (tmp_path / "state" / "state.json").exists() and
+                 "renamed.test" in (tmp_path / "state" / "state.json").read_text(), timeout=15, what="a refused cycle")
+        assert "renamed.test" not in s["output"].read_text()
+        live.write_bytes(open(renewed, "rb").read())
+        wait_for(lambda: "renamed.test" in s["output"].read_text(), timeout=20, what="the change applied")
+        assert wait_for(lambda: served(s["https_port"], "renamed.test"), what="renamed.test served")
+        assert daemon.poll() is None, "no restart"
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=15)
+
+
+def test_confirmation_sends_gocd_nothing_but_the_health_request(nginx_setup):
+    s = nginx_setup
+    assert once(s).returncode == 0
+    s["gocd"].control(secure_site_url=f"https://gocd.test:{free_port()}")
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert "reloaded" in r.stderr and "confirmed_after_ms=" in r.stderr
+    paths = s["gocd"].snapshot()["paths"]
+    assert set(paths) <= {SITE_URLS_PATH, "/go/api/v1/health"}, paths
+    assert paths.count("/go/api/v1/health") == 2, "one health GET per apply through the one proxying listener"
+    assert "upstream_unreachable" not in r.stderr
+
+
+def test_the_generation_is_not_visible_to_other_hosts(nginx_setup):
+    """The generation answer is for this host only; the marker path is never forwarded to GoCD."""
+    s = nginx_setup
+    assert once(s).returncode == 0
+    status, _, body = http_get(s["https_port"], "/.well-known/gocd-proxy-sync/generation", host="gocd.test", https=True)
+    assert status == 200 and body.startswith("gocd-proxy-sync-generation="), "loopback may ask"
+    text = s["output"].read_text()
+    assert "if ($gocd_proxy_sync_local_client = 0)" in text and "return 404;" in text
+    assert "/.well-known/gocd-proxy-sync/generation" not in s["gocd"].snapshot()["paths"]
+
+
+def test_an_unreachable_upstream_is_a_warning_not_a_rollback(nginx_setup):
+    s = nginx_setup
+    dead = free_port()
+    text = s["cfg"].read_text()
+    upstream = next(line for line in text.splitlines() if line.startswith("upstream ="))
+    s["cfg"].write_text(text.replace(upstream, f'upstream = "http://127.0.0.1:{dead}"'))
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert "upstream_unreachable" in r.stderr and "HTTP 502" in r.stderr
+    assert "proxy_error_log=" in r.stderr, "the proxy's own error-log line"
+    assert "rolled_back" not in r.stderr
+
+
+def test_run_after_not_serving_does_not_reload_every_cycle(nginx_setup):
+    s = nginx_setup
+    assert once(s).returncode == 0
+    text = s["cfg"].read_text()
+    wrapper = str(s["tmp"] / "count.sh")
+    reload_line = next(line for line in text.splitlines() if line.startswith("reload_command"))
+    s["cfg"].write_text(text.replace(reload_line, f'reload_command = ["{wrapper}", "reload", "true"]').replace(
+        "[proxy]\n", "[proxy]\nconfirm_timeout_seconds = 1\n", 1).replace("max_backoff_seconds = 4", "max_backoff_seconds = 8"))
+    s["gocd"].control(secure_site_url=f"https://gocd.test:{free_port()}")
+    calls = len(invocations(s["counts"]))
+    daemon = subprocess.Popen([str(__import__("conftest").BIN), "run", "--config", str(s["cfg"])],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(12)
+    finally:
+        daemon.terminate()
+        _, err = daemon.communicate(timeout=15)
+    reloads = invocations(s["counts"])[calls:].count("reload")
+    assert "not_serving" in err
+    # Each attempt reloads twice (new file, restored file); at a 1 s interval an attempt every cycle would be ~10.
+    assert 2 <= reloads <= 6, (reloads, err[-2000:])
