@@ -1,3 +1,4 @@
+import CPosixShims
 import Dispatch
 import Glibc
 import ProxySyncCore
@@ -17,6 +18,25 @@ public enum CommandRunner {
                 continuation.resume(returning: runBlocking(argv, timeoutSeconds: timeoutSeconds))
             }
         }
+    }
+
+    /// Variables of the daemon's own that a command must not see (SPEC §5b).
+    static let privateVariables: Set<String> = [
+        "CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID",
+        "LISTEN_FDNAMES", "GOCD_PROXY_SYNC_FAILPOINT",
+    ]
+
+    /// The environment commands run with: the daemon's, without its systemd variables.
+    static func commandEnvironment() -> [String] {
+        var out: [String] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            let name = text.prefix(while: { $0 != "=" })
+            if !privateVariables.contains(String(name)) && !name.hasPrefix("WATCHDOG_") { out.append(text) }
+            pointer += 1
+        }
+        return out
     }
 
     /// Finds `name` the way `execvp` would; returns the path or nil.
@@ -47,6 +67,9 @@ public enum CommandRunner {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        // Nothing of the daemon's reaches the command (or an httpd it starts): not the connection to GoCD,
+        // not libcurl's socket pair, not the lock.
+        posix_spawn_file_actions_addclosefrom_np(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -63,8 +86,10 @@ public enum CommandRunner {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for arg in cArgs { free(arg) } }
+        var cEnvironment: [UnsafeMutablePointer<CChar>?] = commandEnvironment().map { strdup($0) } + [nil]
+        defer { for entry in cEnvironment { free(entry) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, &cArgs, environ)
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, &cArgs, &cEnvironment)
         close(fds[1])
         guard spawned == 0 else {
             close(fds[0])
@@ -103,8 +128,19 @@ public enum CommandRunner {
             }
         }
         close(fds[0])
-        if !reaped {
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // The command closed its output (or it timed out): wait for it to exit, still within the timeout.
+        while !reaped {
+            let result = waitpid(pid, &status, timedOut ? 0 : WNOHANG)
+            if result == pid || (result < 0 && errno != EINTR) {
+                reaped = true
+            } else if result == 0 {
+                if Monotonic.seconds() >= deadline {
+                    timedOut = true
+                    kill(-pid, SIGKILL)
+                } else {
+                    usleep(10_000)
+                }
+            }
         }
         let exited = (status & 0x7F) == 0
         let text = String(decoding: output, as: UTF8.self)

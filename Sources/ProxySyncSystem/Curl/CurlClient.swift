@@ -24,6 +24,8 @@ public struct CurlOptions: Sendable {
     public var caFile: String?
     public var tlsVerify: Bool
     public var timeoutSeconds: Int
+    /// An explicit proxy (`[gocd] proxy`); proxy environment variables are never used.
+    public var proxy: String?
 
     public init(auth: Auth, caFile: String?, tlsVerify: Bool, timeoutSeconds: Int) {
         self.auth = auth
@@ -109,6 +111,13 @@ public final class CurlClient: @unchecked Sendable {
             gps_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, options.tlsVerify ? 1 : 0)
             gps_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, options.tlsVerify ? 2 : 0)
             if let caFile = options.caFile { gps_setopt_string(handle, CURLOPT_CAINFO, caFile) }
+            // libcurl reads http_proxy and friends from the environment unless told otherwise.
+            if let proxy = options.proxy {
+                gps_setopt_string(handle, CURLOPT_PROXY, proxy)
+            } else {
+                gps_setopt_string(handle, CURLOPT_PROXY, "")
+                gps_setopt_string(handle, CURLOPT_NOPROXY, "*")
+            }
             if case .basic(let username, let password) = options.auth {
                 gps_setopt_long(handle, CURLOPT_HTTPAUTH, 1 /* CURLAUTH_BASIC */)
                 gps_setopt_string(handle, CURLOPT_USERNAME, username)

@@ -72,10 +72,15 @@ public struct Bootstrap: Sendable {
     /// - Throws: ``ConfigError`` for unsafe or unreadable credential files.
     public func makeSource() throws(ConfigError) -> (CurlSiteURLSource, CurlClient, CurlOptions.Auth) {
         let auth = try CredentialLoader.load(settings.gocd, configFile: configPath, environment: environment)
-        let client = CurlClient(
-            options: CurlOptions(
-                auth: auth, caFile: settings.gocd.caFile, tlsVerify: settings.gocd.tlsVerify,
-                timeoutSeconds: settings.gocd.timeoutSeconds))
+        if case .none = auth {
+        } else if let problem = Transport.cleartextProblem(settings.gocd) {
+            throw ConfigError(file: configPath, key: "gocd.server_url", problem: problem)
+        }
+        var options = CurlOptions(
+            auth: auth, caFile: settings.gocd.caFile, tlsVerify: settings.gocd.tlsVerify,
+            timeoutSeconds: settings.gocd.timeoutSeconds)
+        options.proxy = settings.gocd.proxy
+        let client = CurlClient(options: options)
         return (CurlSiteURLSource(client: client, settings: settings.gocd, credentials: auth.kind), client, auth)
     }
 

@@ -24,6 +24,7 @@ public struct LiveServingCheck: ServingCheck {
     public func preflight(_ plan: ProxyPlan) async -> PreflightReport {
         await Self.offPool {
             var report = PreflightReport()
+            report.refusals += collisionRefusals(plan)
             if settings.checkPorts { report.refusals += portRefusals(plan) }
             let certificates = certificateFindings(plan)
             report.refusals += certificates.refusals
@@ -34,6 +35,37 @@ public struct LiveServingCheck: ServingCheck {
 
     public func certificateNotices(_ plan: ProxyPlan) async -> [Notice] {
         await Self.offPool { certificateFindings(plan).notices }
+    }
+
+    /// Names and ports other sites of the proxy use (SPEC §5b), from the proxy's own dump of its configuration.
+    func collisionRefusals(_ plan: ProxyPlan) -> [Refusal] {
+        guard let argv = Self.dumpCommand(settings) else { return [] }
+        let dump = CommandRunner.runBlocking(argv, timeoutSeconds: settings.commandTimeoutSeconds)
+        // A proxy whose configuration does not load has nothing to compare with; its config test says why.
+        guard dump.succeeded else { return [] }
+        var inventory: ProxyInventory
+        switch settings.kind {
+        case .nginx: inventory = ProxyInventory.nginx(dump.output, managedPath: settings.output)
+        case .apache: inventory = ProxyInventory.apache(dump.output, managedPath: settings.output)
+        }
+        let target = Posix.resolveSymlinks(settings.output)
+        inventory.sites.removeAll { $0.file == target }
+        return inventory.collisions(with: plan, addresses: settings.listenAddresses)
+    }
+
+    /// The proxy's dump of its whole configuration, built from the test command (which carries any `-p`,
+    /// `-c`, `-d` or `-f` the proxy needs): `nginx … -T`, `apachectl … -t -D DUMP_VHOSTS`.
+    static func dumpCommand(_ settings: ProxySettings) -> [String]? {
+        let argv = settings.testCommand
+        switch settings.kind {
+        case .nginx:
+            guard let start = argv.firstIndex(where: { Posix.basename($0) == "nginx" }) else { return nil }
+            return argv[start...].filter { !["-t", "-q", "-T"].contains($0) } + ["-T"]
+        case .apache:
+            let tools: Set<String> = ["apache2", "httpd", "apachectl", "apache2ctl"]
+            guard let start = argv.firstIndex(where: { tools.contains(Posix.basename($0)) }) else { return nil }
+            return argv[start...].filter { !["-t", "configtest", "-S"].contains($0) } + ["-t", "-D", "DUMP_VHOSTS"]
+        }
     }
 
     /// Every address and port of the plan that the proxy does not listen on already must be free.

@@ -31,6 +31,10 @@ public enum CredentialLoader {
             throw fail("cannot read \(path): \(Posix.errorText())\(errno == EACCES ? " (run as root or fix the owner)" : "")")
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw fail("\(path) is not a regular file") }
+        if strict && info.st_uid != 0 && info.st_uid != geteuid() {
+            throw fail(
+                "\(path) is owned by uid \(info.st_uid), not by root or this program's user: run chown root \(path)")
+        }
         let loose = strict ? (info.st_mode & 0o077) != 0 : (info.st_mode & 0o007) != 0
         if loose {
             let mode = String(info.st_mode & 0o777, radix: 8)

@@ -1,0 +1,198 @@
+"""Containment (issue 15): what a GoCD admin, a local user or a command can reach. Real nginx, real files."""
+import os
+import pwd
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import TOKEN, free_port, http_get, invocations, once, proxied_setup, run, wait_for, write_config
+
+
+@pytest.fixture
+def setup(tmp_path, standin, nginx, certs):
+    return proxied_setup(tmp_path, standin, nginx, certs, kind="nginx")
+
+
+def test_a_command_that_closes_its_output_still_times_out(setup):
+    s = setup
+    text = s["cfg"].read_text()
+    test_line = next(line for line in text.splitlines() if line.startswith("test_command"))
+    s["cfg"].write_text(text.replace(test_line, 'test_command = ["sh", "-c", "exec >/dev/null 2>&1; sleep 20"]')
+                        .replace("command_timeout_seconds = 20", "command_timeout_seconds = 3"))
+    started = time.monotonic()
+    r = once(s)
+    took = time.monotonic() - started
+    assert r.returncode in (5, 9), r.stderr
+    assert "timed out" in r.stderr
+    # Two test runs (the change, then the restored file), each killed after 3 s.
+    assert took < 12, took
+
+
+def test_commands_get_no_descriptors_and_no_systemd_variables(setup, tmp_path):
+    s = setup
+    dump = tmp_path / "dump"
+    text = s["cfg"].read_text()
+    test_line = next(line for line in text.splitlines() if line.startswith("test_command"))
+    nginx_test = " ".join(s["nginx"].test_command)
+    script = f"ls -l /proc/$$/fd > {dump}.fd; env > {dump}.env; exec {nginx_test}"
+    s["cfg"].write_text(text.replace(test_line, f'test_command = ["sh", "-c", "{script}"]'))
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    r = run("once", "--config", str(s["cfg"]), env={"CREDENTIALS_DIRECTORY": str(creds),
+                                                     "NOTIFY_SOCKET": str(tmp_path / "no-notify"),
+                                                     "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "1"})
+    assert r.returncode == 0, r.stderr
+    fds = dump.with_suffix(".fd").read_text()
+    # The shell keeps a descriptor of its own (dash: 10, its saved stdout); nothing may be the daemon's:
+    # no socket (the connection to GoCD, libcurl's socket pair), not the state lock.
+    assert "socket:" not in fds and "lock" not in fds and "state" not in fds, fds
+    assert "/dev/null" in fds.splitlines()[1] or " 0 -> /dev/null" in fds, "stdin is /dev/null"
+    env = dump.with_suffix(".env").read_text()
+    for name in ("CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+        assert f"{name}=" not in env
+    assert "PATH=" in env
+
+
+class Recorder:
+    """A TCP listener that records whether anything connected (an http_proxy that must stay unused)."""
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.sock.settimeout(0.2)
+        self.stop = False
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+                self.connections += 1
+                conn.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+def test_proxy_environment_variables_are_ignored(setup):
+    s = setup
+    recorder = Recorder()
+    try:
+        proxy = f"http://127.0.0.1:{recorder.port}"
+        r = run("once", "--config", str(s["cfg"]), env={"http_proxy": proxy, "HTTPS_PROXY": proxy, "ALL_PROXY": proxy,
+                                                         "HTTP_PROXY": proxy, "https_proxy": proxy})
+        assert r.returncode == 0, r.stderr
+        assert recorder.connections == 0, "the token never went through the environment's proxy"
+    finally:
+        recorder.close()
+
+
+def test_an_explicit_proxy_is_used(setup):
+    s = setup
+    recorder = Recorder()
+    try:
+        s["cfg"].write_text(s["cfg"].read_text().replace("[gocd]\n", f'[gocd]\nproxy = "http://127.0.0.1:{recorder.port}"\n'))
+        r = once(s)
+        assert r.returncode == 3, r.stderr
+        assert recorder.connections >= 1
+    finally:
+        recorder.close()
+
+
+def test_credentials_never_go_in_clear_text_to_another_host(tmp_path):
+    output = tmp_path / "conf.d" / "gocd.conf"
+    output.parent.mkdir()
+    cfg, _ = write_config(tmp_path, "http://192.0.2.1:8153", output=output, test_command=["true"],
+                          reload_command=["true"], counting=False)
+    r = run("once", "--config", str(cfg))
+    assert r.returncode == 2, r.stderr
+    assert "clear text" in r.stderr and "allow_insecure_http" in r.stderr
+    check = run("check", "--config", str(cfg))
+    assert check.returncode == 2 and "FAIL" in check.stdout and "allow_insecure_http" in check.stdout
+    assert TOKEN not in r.stderr + check.stdout + check.stderr
+
+
+def test_a_token_file_owned_by_someone_else_is_refused(setup):
+    s = setup
+    token = s["tmp"] / "token"
+    os.chown(token, pwd.getpwnam("nobody").pw_uid, -1)
+    r = once(s)
+    assert r.returncode == 2, r.stderr
+    assert "owned by uid" in r.stderr and "chown root" in r.stderr
+
+
+def test_allowed_server_names_and_ports_bound_what_gocd_may_claim(setup):
+    s = setup
+    s["cfg"].write_text(s["cfg"].read_text().replace(
+        "[proxy]\n", f'[proxy]\nallowed_server_names = ["*.gocd.test", "gocd.test"]\nallowed_ports = [{s["http_port"]}, {s["https_port"]}]\n', 1))
+    assert once(s).returncode == 0
+    before = s["output"].read_bytes()
+    s["gocd"].control(secure_site_url=f"https://intranet.example:{s['https_port']}")
+    r = once(s)
+    assert r.returncode == 4 and "allowed_server_names" in r.stderr, r.stderr
+    s["gocd"].control(secure_site_url=f"https://new.gocd.test:{free_port()}")
+    r = once(s)
+    assert r.returncode == 4 and "allowed_ports" in r.stderr, r.stderr
+    assert s["output"].read_bytes() == before
+
+
+def add_intranet_nginx(s, port):
+    (s["nginx"].confd / "intranet.conf").write_text(
+        f'server {{ listen 127.0.0.1:{port}; server_name intranet.example.com; location / {{ return 200 "intranet"; }} }}\n')
+
+
+def test_another_sites_name_is_not_taken_over(setup):
+    s = setup
+    port = free_port()
+    add_intranet_nginx(s, port)
+    assert once(s).returncode == 0
+    wait_for(lambda: http_get(port, "/", host="intranet.example.com")[2] == "intranet", what="the intranet site")
+    before = s["output"].read_bytes()
+    s["gocd"].control(site_url=f"http://intranet.example.com:{port}", secure_site_url=f"https://gocd.test:{s['https_port']}")
+    r = once(s)
+    assert r.returncode == 4, r.stderr
+    assert "intranet.example.com is already served" in r.stderr and "intranet.conf" in r.stderr
+    assert s["output"].read_bytes() == before
+    status, headers, body = http_get(port, "/sso/callback?code=SECRET123", host="intranet.example.com")
+    assert status == 200 and body == "intranet", "the intranet site still answers for itself"
+
+
+def test_another_sites_port_is_not_used_with_the_other_scheme(setup):
+    s = setup
+    port = free_port()
+    add_intranet_nginx(s, port)
+    assert once(s).returncode == 0
+    s["gocd"].control(secure_site_url=f"https://gocd.test:{port}")
+    r = once(s)
+    assert r.returncode == 4, r.stderr
+    assert f"port {port} is used by another site" in r.stderr and "with http" in r.stderr
+    assert http_get(port, "/", host="intranet.example.com")[2] == "intranet", "plain HTTP still works there"
+
+
+def test_apache_another_sites_name_is_not_taken_over(tmp_path, standin, apache, certs):
+    port = free_port()
+    (apache.confd / "intranet.conf").write_text(f"""Listen 127.0.0.1:{port}
+<VirtualHost 127.0.0.1:{port}>
+    ServerName intranet.example.com
+    Alias / /etc/hostname
+    <Location />
+        Require all granted
+    </Location>
+</VirtualHost>
+""")
+    s = proxied_setup(tmp_path, standin, apache, certs, kind="apache", extra_proxy="apache_listen_ports = []")
+    assert once(s).returncode == 0
+    s["gocd"].control(site_url=f"http://intranet.example.com:{port}")
+    r = once(s)
+    assert r.returncode == 4, r.stderr
+    assert "intranet.example.com is already served" in r.stderr and "intranet.conf" in r.stderr
+    assert s["apache"].proc.poll() is None
