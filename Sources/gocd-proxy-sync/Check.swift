@@ -54,7 +54,13 @@ struct Check: AsyncParsableCommand {
                 report.fail("\(name) command \(argv[0]) not found in PATH (set proxy.\(name)_command)")
             }
         }
+        checkCertificate(settings.proxy, report: report)
         checkWritable(directoryOf: settings.proxy.output, what: "output directory", report: report)
+        if let unsafe = PathSafety.problem(forOutput: settings.proxy.output) {
+            report.fail("output \(settings.proxy.output): \(unsafe)")
+        } else {
+            report.ok("output path \(settings.proxy.output): only root can change the directories on the way")
+        }
         checkWritable(directory: settings.sync.stateDir, what: "state directory", report: report)
         if report.configFailures > 0 { throw ExitCode(2) }
         if report.gocdFailures > 0 { throw ExitCode(3) }
@@ -91,6 +97,14 @@ struct Check: AsyncParsableCommand {
                     print("warning: GoCD has neither site URL set; the daemon will keep the current file")
                 case .plan(let plan):
                     report.ok("site URLs accepted: \(plan.listeners.map(SemanticDiff.summary).joined(separator: ", "))")
+                    let preflight = await LiveServingCheck(settings: settings.proxy).preflight(plan)
+                    if preflight.refusals.isEmpty {
+                        report.ok("pre-flight: ports, certificate and other sites allow this plan")
+                    }
+                    for refusal in preflight.refusals {
+                        print("FAIL: pre-flight would refuse \(refusal)")
+                        report.rejected += 1
+                    }
                 }
             } catch {
                 print("FAIL: \(error)")
@@ -98,6 +112,29 @@ struct Check: AsyncParsableCommand {
             }
         } catch {
             report.fail("site-URLs API: \(error)", gocd: true)
+        }
+    }
+
+    /// Per certificate: the names it covers and its expiry; whether the key belongs to it.
+    func checkCertificate(_ proxy: ProxySettings, report: Report) {
+        guard let path = proxy.tlsCertificate, let keyPath = proxy.tlsCertificateKey else { return }
+        do {
+            let certificate = try LoadedCertificate(path: path)
+            let names = certificate.names.isEmpty ? "no names" : certificate.names.joined(separator: ", ")
+            let days = (certificate.notAfterEpochSeconds - WallClock.now().epochSeconds) / 86_400
+            let expiry = "expires \(certificate.notAfterISO8601) (\(days < 0 ? "EXPIRED" : "in \(days) days"))"
+            if days < 14 {
+                print("warning: certificate \(path) covers \(names); \(expiry): renew it")
+            } else {
+                report.ok("certificate \(path) covers \(names); \(expiry)")
+            }
+            if try certificate.matchesKey(at: keyPath) {
+                report.ok("key \(keyPath) belongs to the certificate")
+            } else {
+                report.fail("key \(keyPath) does not belong to the certificate \(path)")
+            }
+        } catch {
+            report.fail("certificate: \(error)")
         }
     }
 

@@ -37,6 +37,14 @@ struct Status: AsyncParsableCommand {
         print("site_url:             \(show(state.lastAppliedSiteURL))")
         print("secure_site_url:      \(show(state.lastAppliedSecureSiteURL))")
         print("last reload:          \(show(state.lastReloadAt))")
+        let serving =
+            switch state.serving {
+            case true?: "yes (the proxy answered from the managed file)"
+            case false?: "NO (the proxy did not serve the last file it was given: see the log for not_serving)"
+            case nil: "unknown (not confirmed: confirm_timeout_seconds = 0, or nothing applied yet)"
+            }
+        print("serving:              \(serving)")
+        print("last confirmed:       \(show(state.lastConfirmedAt))")
         print("consecutive failures: \(state.consecutiveFailures)")
         if state.reloadOwed { print("reload owed:          yes (the last reload failed; it is retried every cycle)") }
         if state.applyInProgress != nil { print("apply in progress:    yes (interrupted; finished at the next start)") }

@@ -196,3 +196,69 @@ def test_apache_another_sites_name_is_not_taken_over(tmp_path, standin, apache, 
     assert r.returncode == 4, r.stderr
     assert "intranet.example.com is already served" in r.stderr and "intranet.conf" in r.stderr
     assert s["apache"].proc.poll() is None
+
+
+def nobody():
+    return pwd.getpwnam("nobody").pw_uid
+
+
+def test_an_include_directory_others_can_write_is_refused(setup):
+    s = setup
+    confd = s["nginx"].confd
+    os.chown(confd, nobody(), -1)
+    r = once(s)
+    assert r.returncode == 7, r.stderr
+    assert "owned by uid" in r.stderr and str(confd) in r.stderr
+    assert not s["output"].exists(), "nothing written"
+    check = run("check", "--config", str(s["cfg"]))
+    assert check.returncode == 2 and "FAIL: output" in check.stdout, check.stdout
+    os.chown(confd, 0, -1)
+    os.chmod(confd, 0o777)
+    r = once(s)
+    assert r.returncode == 7 and "writable by group or others" in r.stderr, r.stderr
+    os.chmod(confd, 0o755)
+    assert once(s).returncode == 0
+
+
+def test_a_symlink_owned_by_another_user_is_not_followed(setup, tmp_path):
+    s = setup
+    secret = tmp_path / "root-only"
+    secret.write_text("root: secret line\n")
+    secret.chmod(0o600)
+    os.symlink(secret, s["output"])
+    os.lchown(s["output"], nobody(), -1)
+    dry = once(s, "--dry-run")
+    assert dry.returncode == 7, dry.stderr
+    assert "secret line" not in dry.stdout + dry.stderr, "the target's lines are never printed"
+    r = once(s)
+    assert r.returncode == 7 and "symbolic link owned by uid" in r.stderr, r.stderr
+    assert secret.read_text() == "root: secret line\n", "the target is untouched"
+
+
+@pytest.mark.parametrize("special", ["fifo", "devzero"])
+def test_a_special_file_at_the_output_fails_fast(setup, special):
+    s = setup
+    if special == "fifo":
+        os.mkfifo(s["output"])
+    else:
+        os.symlink("/dev/zero", s["output"])
+    for args in (["--dry-run"], []):
+        started = time.monotonic()
+        r = once(s, *args)
+        assert r.returncode == 7, r.stderr
+        assert time.monotonic() - started < 10, "no hang"
+        assert "not a regular file" in r.stderr
+
+
+def test_a_directory_at_the_temporary_name_is_skipped(setup):
+    s = setup
+    # The daemon's pid is unknown in advance; occupy the names of a range around the next pids.
+    base = os.getpid()
+    made = []
+    for pid in range(base, base + 400):
+        d = s["nginx"].confd / f".gocd-proxy-sync.gocd.conf.{pid}.tmp"
+        d.mkdir()
+        made.append(d)
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert s["output"].read_text().startswith("# Managed by gocd-proxy-sync")

@@ -37,7 +37,7 @@ def served(port, host, https=True):
     return http_get(port, "/go/x", host=host, https=https)[0] == 200
 
 
-def make_cert(certs, name, sans, key=None):
+def make_cert(certs, name, sans, key=None, days=30):
     """A leaf certificate signed by the test CA; returns (cert path, key path)."""
     d = certs["dir"]
     key = key or str(d / f"{name}.key")
@@ -47,7 +47,7 @@ def make_cert(certs, name, sans, key=None):
                    check=True, capture_output=True)
     (d / f"{name}.ext").write_text(f"subjectAltName={sans}\n")
     subprocess.run(["openssl", "x509", "-req", "-in", str(d / f"{name}.csr"), "-CA", certs["ca"], "-CAkey",
-                    str(d / "ca.key"), "-CAcreateserial", "-days", "30", "-out", str(d / f"{name}.pem"),
+                    str(d / "ca.key"), "-CAcreateserial", "-days", str(days), "-out", str(d / f"{name}.pem"),
                     "-extfile", str(d / f"{name}.ext")], check=True, capture_output=True)
     return str(d / f"{name}.pem"), key
 
@@ -236,3 +236,18 @@ def test_run_after_not_serving_does_not_reload_every_cycle(nginx_setup):
     assert "not_serving" in err
     # Each attempt reloads twice (new file, restored file); at a 1 s interval an attempt every cycle would be ~10.
     assert 2 <= reloads <= 6, (reloads, err[-2000:])
+
+
+def test_a_certificate_expiring_soon_is_a_warning_once_a_day(nginx_setup, certs):
+    s = nginx_setup
+    cert, _ = make_cert(certs, "soon", "DNS:gocd.test", key=certs["key"], days=5)
+    s["cfg"].write_text(s["cfg"].read_text().replace(certs["cert"], cert))
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert "WARNING certificate_expiring:" in r.stderr and "not_after=" in r.stderr
+    s["gocd"].control(secure_site_url=f"https://gocd.test:{free_port()}")
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert "WARNING certificate_expiring:" not in r.stderr, "at most once a day per file"
+    check = run("check", "--config", str(s["cfg"]))
+    assert "covers gocd.test" in check.stdout and "expires" in check.stdout, check.stdout

@@ -12,12 +12,20 @@ public enum AtomicFile {
     /// it replaces (0644 root for a new file). A symlink at `path` is kept: its target is replaced.
     ///
     /// - Throws: ``StoreError``; the temporary file is removed on every failure path.
-    public static func write(_ bytes: [UInt8], to path: String) throws(StoreError) {
+    @discardableResult
+    public static func write(_ bytes: [UInt8], to path: String) throws(StoreError) -> FileIdentity? {
         let target = Posix.resolveSymlinks(path)
         let directory = Posix.dirname(target)
-        let temp = "\(directory)/\(tempPrefix)\(Posix.basename(target)).\(getpid())\(tempSuffix)"
-        unlink(temp)
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        // A name taken by something this program cannot remove (a directory, say) is skipped, not fatal.
+        var temp = ""
+        var fd: Int32 = -1
+        for attempt in 0..<8 {
+            let suffix = attempt == 0 ? "" : ".\(attempt)"
+            temp = "\(directory)/\(tempPrefix)\(Posix.basename(target)).\(getpid())\(suffix)\(tempSuffix)"
+            unlink(temp)
+            fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            if fd >= 0 || (errno != EEXIST && errno != EISDIR) { break }
+        }
         guard fd >= 0 else { throw Posix.failure("create a temporary file in", directory) }
         var ok = false
         defer {
@@ -38,16 +46,36 @@ public enum AtomicFile {
             }
             if fsync(fd) != 0 { throw Posix.failure("flush", temp) }
         }
+        var written = stat()
+        let hasIdentity = lstat(temp, &written) == 0
         if rename(temp, target) != 0 { throw Posix.failure("replace", target) }
         ok = true
         Posix.fsyncDirectory(directory)
+        return hasIdentity ? FileIdentity(written) : nil
     }
 
     /// Removes `path` (the symlink's target when it is a link), then fsyncs the directory.
-    public static func remove(_ path: String) throws(StoreError) {
+    public static func remove(_ path: String, expecting identity: FileIdentity? = nil) throws(StoreError) {
         let target = Posix.resolveSymlinks(path)
+        if let identity {
+            var info = stat()
+            if lstat(target, &info) == 0, FileIdentity(info) != identity {
+                throw StoreError(
+                    "refusing to remove \(target): it is no longer the file this program wrote (replaced since): check the directory")
+            }
+        }
         if unlink(target) != 0 && errno != ENOENT { throw Posix.failure("remove", target) }
         Posix.fsyncDirectory(Posix.dirname(target))
+    }
+
+    /// Device and inode: which file a path named when this program wrote it.
+    public struct FileIdentity: Equatable, Sendable {
+        var device: UInt64
+        var inode: UInt64
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
     }
 
     /// Deletes temporary files a crashed run left next to `path`. Returns their names.

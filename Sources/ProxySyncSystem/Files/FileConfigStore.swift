@@ -1,5 +1,6 @@
 import Glibc
 import ProxySyncCore
+import Synchronization
 
 /// The managed output file, with backups kept under `<state_dir>/backups/` (never in the include directory).
 public struct FileConfigStore: ConfigStore {
@@ -7,6 +8,8 @@ public struct FileConfigStore: ConfigStore {
     public let backupDirectory: String
     /// How many backups to keep.
     public let keep: Int
+    /// The file this store last installed, so that removing it never removes something swapped in since.
+    private let installed = SharedIdentity()
 
     public init(output: String, stateDir: String, keep: Int = 5) {
         self.output = output
@@ -15,7 +18,7 @@ public struct FileConfigStore: ConfigStore {
     }
 
     public func readInstalled() throws(StoreError) -> [UInt8]? {
-        try Posix.readFile(Posix.resolveSymlinks(output))
+        try PathSafety.readOutput(output)
     }
 
     public func backup(_ bytes: [UInt8]) throws(StoreError) -> String {
@@ -46,10 +49,14 @@ public struct FileConfigStore: ConfigStore {
     }
 
     public func install(_ bytes: [UInt8]?) throws(StoreError) {
+        if let problem = PathSafety.problem(forOutput: output) {
+            throw StoreError("refusing to write \(output): \(problem)")
+        }
         if let bytes {
-            try AtomicFile.write(bytes, to: output)
+            installed.set(try AtomicFile.write(bytes, to: output))
         } else {
-            try AtomicFile.remove(output)
+            try AtomicFile.remove(output, expecting: installed.get())
+            installed.set(nil)
         }
     }
 
@@ -66,4 +73,11 @@ public struct FileConfigStore: ConfigStore {
         closedir(dir)
         for name in names.sorted().dropLast(keep) { unlink("\(backupDirectory)/\(name)") }
     }
+}
+
+/// A file identity shared by copies of a ``FileConfigStore``.
+final class SharedIdentity: Sendable {
+    private let value = Mutex<AtomicFile.FileIdentity?>(nil)
+    func get() -> AtomicFile.FileIdentity? { value.withLock { $0 } }
+    func set(_ identity: AtomicFile.FileIdentity?) { value.withLock { $0 = identity } }
 }

@@ -1,0 +1,116 @@
+import Glibc
+import ProxySyncCore
+
+/// Where the managed file lives must be changeable by root only (SPEC §5b), as OpenSSH's StrictModes asks
+/// of a key's directories: otherwise a local user could swap the file, or a directory on the way, for a link
+/// that makes the root daemon write, read or delete something else.
+public enum PathSafety {
+    /// The most of the managed file this program reads.
+    public static let maxOutputBytes = 4 << 20
+
+    /// Why `output` is not safe to manage, or nil. Checks every directory from `/` to the output's directory
+    /// and, for a symlinked output, that root owns the link and every directory to its target.
+    public static func problem(forOutput output: String) -> String? {
+        if let problem = directoryProblem(Posix.dirname(output), entry: output) { return problem }
+        var info = stat()
+        guard lstat(output, &info) == 0 else { return nil }  // no file yet: the directory check is what matters
+        switch info.st_mode & S_IFMT {
+        case S_IFREG:
+            return nil
+        case S_IFLNK:
+            guard info.st_uid == 0 else {
+                return "\(output) is a symbolic link owned by uid \(info.st_uid), not root: only a root-owned link is followed"
+            }
+            let target = Posix.resolveSymlinks(output)
+            if let problem = directoryProblem(Posix.dirname(target), entry: target) { return problem }
+            var targetInfo = stat()
+            if lstat(target, &targetInfo) == 0, (targetInfo.st_mode & S_IFMT) != S_IFREG {
+                return "\(output) points at \(target), which is \(kind(targetInfo.st_mode)), not a regular file"
+            }
+            return nil
+        default:
+            return "\(output) is \(kind(info.st_mode)), not a regular file"
+        }
+    }
+
+    /// Every directory from `/` down to `directory` (after resolving links) must be owned by root and not
+    /// writable by group or others — except a root-owned sticky directory (such as /tmp) whose next entry
+    /// on the way is owned by root, which the kernel's protected_* rules make safe.
+    ///
+    /// - Parameter entry: the file below `directory` (when it does not exist yet, root will create it).
+    static func directoryProblem(_ directory: String, entry: String) -> String? {
+        var real = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard realpath(directory, &real) != nil else { return nil }  // missing: writing will say so
+        let path = String(cString: real)
+        var prefixes = ["/"]
+        var current = ""
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            prefixes.append(current)
+        }
+        prefixes.append(path + "/" + Posix.basename(entry))
+        for (index, prefix) in prefixes.dropLast().enumerated() {
+            var info = stat()
+            guard lstat(prefix, &info) == 0 else { return nil }
+            if info.st_uid != 0 {
+                return "\(prefix) is owned by uid \(info.st_uid), not root: anyone who owns it can swap the managed file (chown root \(prefix))"
+            }
+            if info.st_mode & 0o022 != 0 {
+                let sticky = info.st_mode & S_ISVTX != 0
+                var next = stat()
+                let nextMissing = lstat(prefixes[index + 1], &next) != 0 && errno == ENOENT
+                let nextOwnedByRoot = nextMissing || next.st_uid == 0
+                if !(sticky && nextOwnedByRoot) {
+                    let mode = String(info.st_mode & 0o7777, radix: 8)
+                    return "\(prefix) is writable by group or others (mode \(mode)): only root may be able to change the directories above the managed file (chmod go-w \(prefix))"
+                }
+            }
+        }
+        return nil
+    }
+
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: "a directory"
+        case S_IFIFO: "a FIFO"
+        case S_IFCHR, S_IFBLK: "a device"
+        case S_IFSOCK: "a socket"
+        case S_IFLNK: "a symbolic link"
+        default: "not a regular file"
+        }
+    }
+
+    /// Reads the managed file: only a regular file (never a FIFO or device, which could hang or never end),
+    /// at most ``maxOutputBytes``. nil when there is none.
+    public static func readOutput(_ output: String) throws(StoreError) -> [UInt8]? {
+        if let problem = problem(forOutput: output) { throw StoreError("refusing to manage \(output): \(problem)") }
+        let target = Posix.resolveSymlinks(output)
+        let fd = open(target, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw Posix.failure("read", target)
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw Posix.failure("read", target) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw StoreError("refusing to read \(target): it is \(kind(info.st_mode)), not a regular file")
+        }
+        guard Int(info.st_size) <= maxOutputBytes else {
+            throw StoreError("refusing to read \(target): larger than \(maxOutputBytes >> 20) MiB, not a proxy site file")
+        }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while out.count <= maxOutputBytes {
+            let count = read(fd, &buffer, buffer.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw Posix.failure("read", target)
+            }
+            if count == 0 { break }
+            out.append(contentsOf: buffer[0..<count])
+        }
+        guard out.count <= maxOutputBytes else { throw StoreError("refusing to read \(target): it keeps growing") }
+        return out
+    }
+}
