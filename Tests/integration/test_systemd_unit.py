@@ -60,6 +60,15 @@ def test_systemd_analyze_verify(tmp_path):
     assert r.stderr == "", r.stderr
 
 
+def test_sandbox_exposure_stays_at_most_3():
+    """`systemd-analyze security` scores the sandbox (Debian's own nginx.service scores 9.6)."""
+    import re
+    r = subprocess.run(["systemd-analyze", "security", "--offline=true", str(UNIT)], capture_output=True, text=True)
+    score = re.search(r"Overall exposure level for \S+: ([0-9.]+)", r.stdout)
+    assert score, r.stdout + r.stderr
+    assert float(score.group(1)) <= 3.0, r.stdout
+
+
 class Container:
     def __init__(self, work: Path, stage: Path, name: str):
         self.name = name
@@ -162,6 +171,9 @@ def test_unit_runs_under_real_systemd(container):
     wait_for(lambda: c.sh("curl -sk -o /dev/null -w '%{http_code}' --resolve gocd.test:9443:127.0.0.1 https://gocd.test:9443/go/").stdout == "200",
              timeout=30, what="new port served")
     assert "https port 8443 → 9443" in journal(c)
+    # Each reload was confirmed by what nginx answered, from inside the sandbox.
+    assert "confirmed_after_ms=" in journal(c) or "CONFIRMED_AFTER_MS" in journal(c, "-o", "json"), journal(c)
+    assert "not_serving" not in journal(c)
     # systemctl reload re-reads the config.
     assert c.sh("systemctl reload gocd-proxy-sync").returncode == 0
     wait_for(lambda: "config_reloaded" in journal(c, "-o", "json"), what="config_reloaded")
