@@ -251,3 +251,35 @@ def test_a_certificate_expiring_soon_is_a_warning_once_a_day(nginx_setup, certs)
     assert "WARNING certificate_expiring:" not in r.stderr, "at most once a day per file"
     check = run("check", "--config", str(s["cfg"]))
     assert "covers gocd.test" in check.stdout and "expires" in check.stdout, check.stdout
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_without_the_port_check_a_held_port_is_caught_by_confirmation(kind, request):
+    """The issue's first finding, with the pre-flight turned off: the reload exits 0, the proxy does not serve."""
+    s = request.getfixturevalue(f"{kind}_setup")
+    s["cfg"].write_text(s["cfg"].read_text().replace(
+        "[proxy]\n", "[proxy]\ncheck_ports = false\nconfirm_timeout_seconds = 3\n", 1))
+    assert once(s).returncode == 0
+    before = s["output"].read_bytes()
+    port = free_port()
+    holder = hold_port(port)
+    try:
+        s["gocd"].control(secure_site_url=f"https://gocd.test:{port}")
+        r = once(s)
+        assert r.returncode == 10, r.stderr
+        assert "not_serving" in r.stderr
+        assert s["output"].read_bytes() == before, "previous bytes restored"
+        if kind == "apache":
+            # httpd's graceful restart ended httpd ("no listening sockets available, shutting down"): the restored
+            # file cannot be served until someone starts httpd, and the log says so, critically.
+            assert "CRITICAL not_serving" in r.stderr and "start or restart it" in r.stderr, r.stderr
+            pidfile = s["apache"].root / "run" / "httpd.pid"
+            if pidfile.exists():
+                try:
+                    os.kill(int(pidfile.read_text()), 15)
+                except (ProcessLookupError, ValueError):
+                    pass
+        else:
+            assert served(s["https_port"], "gocd.test"), "nginx kept serving the previous file"
+    finally:
+        holder.close()
