@@ -11,14 +11,19 @@ struct Check: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     final class Report {
-        var configFailures = 0
-        var gocdFailures = 0
-        var rejected = 0
+        /// The exit code of the first failing line (SPEC §2): 2 config, credentials, commands or
+        /// directories; 3 GoCD; 4 site URLs that would be rejected.
+        var firstFailure: Int32?
+
+        func reject(_ text: String) {
+            print("FAIL: \(text)")
+            if firstFailure == nil { firstFailure = 4 }
+        }
 
         func ok(_ text: String) { print("ok: \(text)") }
         func fail(_ text: String, gocd: Bool = false) {
             print("FAIL: \(text)")
-            if gocd { gocdFailures += 1 } else { configFailures += 1 }
+            if firstFailure == nil { firstFailure = gocd ? 3 : 2 }
         }
     }
 
@@ -55,6 +60,13 @@ struct Check: AsyncParsableCommand {
             }
         }
         checkCertificate(settings.proxy, report: report)
+        if settings.proxy.kind == .apache {
+            switch LiveServingCheck(settings: settings.proxy).missingApacheModules() {
+            case let missing? where !missing.isEmpty: report.fail(ApacheModules.advice(missing))
+            case _?: report.ok("Apache modules loaded: \(ApacheModules.required(settings.proxy).joined(separator: ", "))")
+            case nil: print("warning: could not list Apache's modules (httpd -M) from the test command")
+            }
+        }
         checkWritable(directoryOf: settings.proxy.output, what: "output directory", report: report)
         if let unsafe = PathSafety.problem(forOutput: settings.proxy.output) {
             report.fail("output \(settings.proxy.output): \(unsafe)")
@@ -62,9 +74,7 @@ struct Check: AsyncParsableCommand {
             report.ok("output path \(settings.proxy.output): only root can change the directories on the way")
         }
         checkWritable(directory: settings.sync.stateDir, what: "state directory", report: report)
-        if report.configFailures > 0 { throw ExitCode(2) }
-        if report.gocdFailures > 0 { throw ExitCode(3) }
-        if report.rejected > 0 { throw ExitCode(4) }
+        if let code = report.firstFailure { throw ExitCode(code) }
     }
 
     func checkGoCD(settings: Settings, client: CurlClient, auth: CurlOptions.Auth, report: Report) async {
@@ -101,14 +111,10 @@ struct Check: AsyncParsableCommand {
                     if preflight.refusals.isEmpty {
                         report.ok("pre-flight: ports, certificate and other sites allow this plan")
                     }
-                    for refusal in preflight.refusals {
-                        print("FAIL: pre-flight would refuse \(refusal)")
-                        report.rejected += 1
-                    }
+                    for refusal in preflight.refusals { report.reject("pre-flight would refuse \(refusal)") }
                 }
             } catch {
-                print("FAIL: \(error)")
-                report.rejected += 1
+                report.reject("\(error)")
             }
         } catch {
             report.fail("site-URLs API: \(error)", gocd: true)

@@ -150,3 +150,62 @@ struct NginxHTTP2Tests {
         #expect(try NginxRenderer(settings: proxy).render(plan).contains("Strict-Transport-Security \"max-age=31536000\" always"))
     }
 }
+
+struct RenderedSiteTests {
+    @Test(arguments: [
+        ("Server version: Apache/2.4.37 (Red Hat Enterprise Linux)", false),
+        ("Server version: Apache/2.4.46 (Unix)", false), ("Server version: Apache/2.4.47 (Unix)", true),
+        ("Server version: Apache/2.4.71 (Debian)", true), ("apachectl: not found", true),
+    ])
+    func websocketUpgradeOptionFollowsTheVersion(output: String, modern: Bool) {
+        #expect(ApacheModules.knowsUpgradeOption(output) == modern)
+    }
+
+    @Test func olderHttpdGetsTheRewriteWebsocketForm() throws {
+        var proxy = Fixtures.proxy(kind: .apache)
+        proxy.apacheUpgradeOption = false
+        let text = try ApacheRenderer(settings: proxy).render(try Fixtures.plan("", "https://a.example", proxy: proxy))
+        #expect(!text.contains("upgrade=websocket"))
+        #expect(text.contains("RewriteCond %{HTTP:Upgrade} =websocket [NC]"))
+        #expect(text.contains("RewriteRule ^/(.*)$ ws://127.0.0.1:8153/$1 [P,L]"))
+        #expect(ApacheModules.required(proxy).contains("rewrite"))
+    }
+
+    @Test func missingModulesAreAllNamed() {
+        let proxy = Fixtures.proxy(kind: .apache)
+        let dump = "Loaded Modules:\n core_module (static)\n proxy_module (shared)\n proxy_http_module (shared)\n"
+        let missing = ApacheModules.missing(proxy, loaded: dump)
+        #expect(missing == ["proxy_wstunnel", "headers", "ssl"])
+        #expect(ApacheModules.advice(missing).contains("a2enmod proxy_wstunnel headers ssl"))
+    }
+
+    @Test func nginxListensOnIPv6TooWhereTheHostHasIt() throws {
+        var proxy = Fixtures.proxy()
+        proxy.ipv6Available = true
+        let text = try NginxRenderer(settings: proxy).render(try Fixtures.plan("http://a.example", "", proxy: proxy))
+        #expect(text.contains("    listen 80;\n    listen [::]:80;\n"))
+        proxy.ipv6Available = false
+        #expect(!(try NginxRenderer(settings: proxy).render(try Fixtures.plan("http://a.example", "", proxy: proxy))).contains("[::]"))
+        proxy.ipv6Available = true
+        proxy.listenAddresses = ["192.0.2.10", "2001:db8::10"]
+        let bound = try NginxRenderer(settings: proxy).render(try Fixtures.plan("http://a.example", "", proxy: proxy))
+        #expect(bound.contains("    listen 192.0.2.10:80;\n    listen [2001:db8::10]:80;\n"))
+        #expect(bound.contains("    2001:db8::10 1;\n"), "listen addresses may ask for the generation")
+    }
+
+    @Test func httpsUpstreamIsVerifiedWithSNI() throws {
+        var proxy = Fixtures.proxy()
+        proxy.upstream = Upstream(scheme: .https, host: "gocd.internal", port: 8154)
+        proxy.upstreamCAFile = "/etc/ssl/internal-ca.pem"
+        let plan = try Fixtures.plan("", "https://a.example", proxy: proxy)
+        let nginx = try NginxRenderer(settings: proxy).render(plan)
+        #expect(nginx.contains("proxy_ssl_server_name on;") && nginx.contains("proxy_ssl_name gocd.internal;"))
+        #expect(nginx.contains("proxy_ssl_verify on;") && nginx.contains("proxy_ssl_trusted_certificate /etc/ssl/internal-ca.pem;"))
+        proxy.kind = .apache
+        let apache = try ApacheRenderer(settings: proxy).render(plan)
+        #expect(apache.contains("SSLProxyEngine on") && apache.contains("SSLProxyVerify require"))
+        #expect(apache.contains("SSLProxyCACertificateFile /etc/ssl/internal-ca.pem"))
+        proxy.upstreamTLSVerify = false
+        #expect(try ApacheRenderer(settings: proxy).render(plan).contains("SSLProxyVerify none"))
+    }
+}

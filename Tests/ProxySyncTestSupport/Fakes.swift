@@ -130,6 +130,8 @@ public final class FakeServing: ServingCheck, @unchecked Sendable {
 
     public func proxyRunning() -> Bool? { running }
 
+    public func diagnose(testOutput: String) async -> String? { nil }
+
     public func certificateNotices(_ plan: ProxyPlan) async -> [Notice] {
         notices.filter { $0.event == "certificate_expiring" }
     }

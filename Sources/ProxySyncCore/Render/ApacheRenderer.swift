@@ -82,11 +82,28 @@ public struct ApacheRenderer: Renderer {
                         Require expr "\(try localClients())"
                         ErrorDocument 404 "\(Generation.bodyPrefix)\(Generation.placeholder)"
                     </Location>
-                    # upgrade=websocket carries GoCD's job console (/go/console-websocket/...).
-                    ProxyPass / \(upstream)/ upgrade=websocket
-                    ProxyPassReverse / \(upstream)/
 
                 """
+            if settings.apacheUpgradeOption {
+                out += """
+                        # upgrade=websocket carries GoCD's job console (/go/console-websocket/...).
+                        ProxyPass / \(upstream)/ upgrade=websocket
+                        ProxyPassReverse / \(upstream)/
+
+                    """
+            } else {
+                let websocket = (settings.upstream.scheme == .https ? "wss" : "ws") + upstream.drop(while: { $0 != ":" })
+                out += """
+                        # httpd before 2.4.47: mod_rewrite hands GoCD's job console (/go/console-websocket/...) to
+                        # mod_proxy_wstunnel.
+                        RewriteEngine On
+                        RewriteCond %{HTTP:Upgrade} =websocket [NC]
+                        RewriteRule ^/(.*)$ \(websocket)/$1 [P,L]
+                        ProxyPass / \(upstream)/
+                        ProxyPassReverse / \(upstream)/
+
+                    """
+            }
             out += try upstreamTLS()
         }
         out += "</VirtualHost>\n"

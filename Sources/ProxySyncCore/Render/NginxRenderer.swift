@@ -49,7 +49,10 @@ public struct NginxRenderer: Renderer {
             flags = " ssl"
             if settings.http2 && !settings.nginxHTTP2Directive { flags += " http2" }
         }
-        let addresses = settings.listenAddresses.isEmpty ? [nil] : settings.listenAddresses.map { Optional($0) }
+        // All addresses: IPv4, and IPv6 too where the host has it (ipv6only is NGINX's default, so the two
+        // lines do not collide, and other sites' `[::]` listens keep their options).
+        var addresses = settings.listenAddresses.map { Optional($0) }
+        if addresses.isEmpty { addresses = settings.ipv6Available ? [nil, "::"] : [nil] }
         var out = ""
         for bound in addresses {
             var address = "\(listener.port)"

@@ -92,6 +92,11 @@ public struct ProxySettings: Equatable, Sendable {
     public var http2: Bool = true
     /// NGINX 1.25.1 and later take `http2 on;` instead of `listen … http2` (read from `nginx -v` at start).
     public var nginxHTTP2Directive: Bool = false
+    /// httpd 2.4.47 and later know `ProxyPass … upgrade=websocket`; before, mod_rewrite carries websockets
+    /// (read from `httpd -v` at start).
+    public var apacheUpgradeOption: Bool = true
+    /// Without listen addresses, NGINX also listens on `[::]` when the host has IPv6 (found at start).
+    public var ipv6Available: Bool = false
     /// > 0 adds Strict-Transport-Security to every HTTPS response.
     public var hstsMaxAgeSeconds: Int = 0
     /// CA bundle to verify an https upstream; nil means the system CAs.

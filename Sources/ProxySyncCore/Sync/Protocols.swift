@@ -132,6 +132,9 @@ public protocol ServingCheck: Sendable {
     func endToEnd(_ plan: ProxyPlan) async -> [Notice]
     /// Whether the proxy's main process runs; nil when that cannot be told.
     func proxyRunning() -> Bool?
+    /// After a failed config test: what to do, when the proxy can tell more than its output (e.g. every
+    /// Apache module the file needs that is not loaded); nil otherwise.
+    func diagnose(testOutput: String) async -> String?
     /// Warnings for certificates of `plan` that expired or expire soon (`certificate_expiring`, subject = path).
     func certificateNotices(_ plan: ProxyPlan) async -> [Notice]
 }

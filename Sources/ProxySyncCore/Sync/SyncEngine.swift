@@ -212,12 +212,10 @@ public struct SyncEngine: Sendable {
                     ["test": "\(test.summary)", "output": "\(output)"])
                 return .proxyBroken(output: output)
             }
+            let hint = await serving.diagnose(testOutput: output) ?? ModuleHint.hint(for: output, kind: settings.proxy.kind)
             log(
                 .error, "the proxy's config test failed on the new file; the previous file was restored", "test_failed",
-                [
-                    "test": "\(test.summary)", "output": "\(output)",
-                    "hint": "\(ModuleHint.hint(for: output, kind: settings.proxy.kind))", "restored": "\(restored)",
-                ])
+                ["test": "\(test.summary)", "output": "\(output)", "hint": "\(hint)", "restored": "\(restored)"])
             return .testFailed(output: output)
         }
         for warning in plan.warnings { log(.warning, "\(warning)", "applied") }

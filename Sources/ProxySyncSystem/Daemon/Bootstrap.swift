@@ -55,10 +55,34 @@ public struct Bootstrap: Sendable {
         if access(proxy.systemCABundle, R_OK) != 0, access("/etc/pki/tls/certs/ca-bundle.crt", R_OK) == 0 {
             proxy.systemCABundle = "/etc/pki/tls/certs/ca-bundle.crt"
         }
-        guard proxy.kind == .nginx, proxy.http2 else { return }
-        let binary = proxy.testCommand.first.map { Posix.basename($0) == "nginx" ? $0 : "nginx" } ?? "nginx"
-        let version = CommandRunner.runBlocking([binary, "-v"], timeoutSeconds: 10).output
-        proxy.nginxHTTP2Directive = NginxVersion.usesHTTP2Directive(version)
+        proxy.ipv6Available = hostHasIPv6()
+        switch proxy.kind {
+        case .nginx:
+            guard proxy.http2 else { return }
+            let binary = proxy.testCommand.first { Posix.basename($0) == "nginx" } ?? "nginx"
+            let version = CommandRunner.runBlocking([binary, "-v"], timeoutSeconds: 10).output
+            proxy.nginxHTTP2Directive = NginxVersion.usesHTTP2Directive(version)
+        case .apache:
+            let tools: Set<String> = ["apache2", "httpd", "apachectl", "apache2ctl"]
+            let binary = proxy.testCommand.first { tools.contains(Posix.basename($0)) } ?? "apachectl"
+            let version = CommandRunner.runBlocking([binary, "-v"], timeoutSeconds: 10).output
+            proxy.apacheUpgradeOption = ApacheModules.knowsUpgradeOption(version)
+        }
+    }
+
+    /// True when an IPv6 socket can be bound here (a host booted with IPv6 disabled cannot).
+    static func hostHasIPv6() -> Bool {
+        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_addr = in6addr_loopback
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0
+            }
+        }
     }
 
     public init(configOption: String?) throws(ConfigError) {
@@ -100,6 +124,13 @@ public struct Bootstrap: Sendable {
 
     /// Logs the start-up warnings every start must show.
     public func warnAtStart(_ logger: Logger) {
+        if settings.proxy.listenAddresses.isEmpty {
+            logger.info(
+                settings.proxy.ipv6Available
+                    ? "no listen_address: the listeners bind all IPv4 and IPv6 addresses"
+                    : "no listen_address: the listeners bind all IPv4 addresses (this host has no IPv6)",
+                metadata: ["event": "started"])
+        }
         if !settings.gocd.tlsVerify {
             logger.warning(
                 "TLS verification of GoCD is OFF (tls_verify = false): anyone on the path can impersonate GoCD and choose the proxy's server names",

@@ -266,6 +266,26 @@ public struct LiveServingCheck: ServingCheck {
         return notices
     }
 
+    // MARK: diagnosis
+
+    public func diagnose(testOutput: String) async -> String? {
+        guard settings.kind == .apache else { return nil }
+        return await Self.offPool {
+            guard let missing = missingApacheModules(), !missing.isEmpty else { return nil }
+            return ApacheModules.advice(missing)
+        }
+    }
+
+    /// Modules the file needs that httpd does not load (`httpd -M`, built from the test command); nil when
+    /// that cannot be asked.
+    public func missingApacheModules() -> [String]? {
+        guard var argv = Self.dumpCommand(settings) else { return nil }
+        argv.removeLast(3)  // -t -D DUMP_VHOSTS
+        let listed = CommandRunner.runBlocking(argv + ["-M"], timeoutSeconds: settings.commandTimeoutSeconds)
+        guard listed.output.contains("_module") else { return nil }
+        return ApacheModules.missing(settings, loaded: listed.output)
+    }
+
     // MARK: the proxy's process
 
     public func proxyRunning() -> Bool? {
