@@ -34,6 +34,11 @@ struct TOMLTests {
         #expect(failure("v = \(text)\n") != nil, "accepted \(text)")
     }
 
+    @Test(arguments: ["1e400", "-9e03741", "9223372036854775808", "-9223372036854775809"])
+    func outOfRangeNumbersSaySo(text: String) {
+        #expect(failure("v = \(text)\n")?.message == "the number is out of range")
+    }
+
     @Test(arguments: [
         (#""\u00e9""#, "é"), (#""\U0001F600""#, "😀"), (#""\u0000x""#, "\u{0}x"), (#""\uFFFF""#, "\u{FFFF}"),
         (#""\U0010FFFF""#, "\u{10FFFF}"), (#""tab\there""#, "tab\there"), ("'tab\there'", "tab\there"),

@@ -233,7 +233,8 @@ public enum TOML {
             }
             let string = String(decoding: text, as: UTF8.self)
             if isFloat {
-                guard let number = Double(string), number.isFinite else { throw error("malformed number") }
+                guard let number = Double(string) else { throw error("malformed number") }
+                guard number.isFinite else { throw error("the number is out of range") }
                 return .float(number)
             }
             guard let number = Int(string) else { throw error("the number is out of range") }
