@@ -63,6 +63,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Tests/integration/test_parsers_differential.py drives this to compare our TOML and JSON readers with Python's.
+        .executableTarget(
+            name: "proxy-sync-parse",
+            dependencies: ["ProxySyncCore"]
+        ),
         .target(
             name: "ProxySyncTestSupport",
             dependencies: ["ProxySyncCore"],

@@ -1,5 +1,6 @@
 """The command line and the config file: exit 2 for every mistake, with the file, key and reason."""
 import os
+import random
 
 import pytest
 
@@ -79,3 +80,75 @@ def test_credentials_directory_token(cfg, tmp_path):
     r = run("once", "--config", str(cfg), "--dry-run", env={"CREDENTIALS_DIRECTORY": str(creds)})
     assert r.returncode == 3  # nothing listens on port 9; the token was accepted as a credential
     assert "abc" not in r.stderr
+
+
+def _one_line_exit_2(r, path):
+    """Exit 2 and one line naming the path (on stderr; `check` reports on stdout)."""
+    assert r.returncode == 2, (r.returncode, r.stderr[:2000])
+    lines = [l for l in (r.stdout + r.stderr).splitlines() if l.strip()]
+    assert len(lines) == 1, (r.stdout + r.stderr)[:2000]
+    assert str(path) in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["once", "check"])
+def test_config_path_is_a_directory(tmp_path, command):
+    line = _one_line_exit_2(run(command, "--config", str(tmp_path), timeout=10), tmp_path)
+    assert "is a directory, not a config file" in line
+
+
+def test_config_path_is_a_fifo_returns_at_once(tmp_path):
+    fifo = tmp_path / "config.toml"
+    os.mkfifo(fifo)
+    # Nobody ever writes: reading it would wait forever; it must be refused without opening it for long.
+    line = _one_line_exit_2(run("once", "--config", str(fifo), timeout=5), fifo)
+    assert "is a FIFO, not a config file" in line
+
+
+def test_config_path_is_a_device(tmp_path):
+    line = _one_line_exit_2(run("once", "--config", "/dev/zero", timeout=5), "/dev/zero")
+    assert "is a character device, not a config file" in line
+
+
+def test_config_path_is_a_symlink_loop(tmp_path):
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    os.symlink(b, a)
+    os.symlink(a, b)
+    line = _one_line_exit_2(run("once", "--config", str(a), timeout=10), a)
+    assert "symbolic links" in line and "loop" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_config_unreadable(cfg):
+    os.chmod(cfg, 0)
+    line = _one_line_exit_2(run("once", "--config", str(cfg), timeout=10), cfg)
+    assert "cannot read" in line
+
+
+def test_config_of_10_mib_random_bytes(tmp_path):
+    big = tmp_path / "config.toml"
+    big.write_bytes(random.Random(8).randbytes(10 << 20))
+    line = _one_line_exit_2(run("once", "--config", str(big), timeout=10), big)
+    assert "is larger than 1 MiB: not a config file" in line
+
+
+@pytest.mark.parametrize("size", [1000, 200_000])
+def test_config_of_random_bytes_under_the_limit(tmp_path, size):
+    garbage = tmp_path / "config.toml"
+    garbage.write_bytes(random.Random(size).randbytes(size))
+    _one_line_exit_2(run("once", "--config", str(garbage), timeout=10), garbage)
+
+
+@pytest.mark.parametrize("text,words", [
+    pytest.param("v = " + "[" * 200_000 + "\n", "nested more than 64 levels", id="200000-deep"),
+    ('x = 1\n[""]\n', "an empty table name is not used in this file"),
+    ("gocd = 1\n[gocd]\n", "[gocd] is both a table and the key gocd at line 1"),
+    ("[gocd]\r", "carriage return"),
+    ("# \x1b[31m\n", "control character U+001B in a comment"),
+    ('x = "\\u+0e9"\n', "exactly 4 hexadecimal digits"),
+])
+def test_hostile_config_text_is_one_line(tmp_path, text, words):
+    c = tmp_path / "config.toml"
+    c.write_text(text, newline="")
+    line = _one_line_exit_2(run("once", "--config", str(c), timeout=10), c)
+    assert words in line

@@ -2,8 +2,12 @@
 ///
 /// Supports what the configuration needs: `[table]` headers, `key = value` pairs, basic and literal
 /// strings, integers, decimal numbers, booleans, arrays of those (on one or several lines) and `#` comments.
-/// Anything else is a syntax error naming the line, never a silent guess.
+/// Anything else is a syntax error naming the line, never a silent guess. Arrays nest at most
+/// ``maximumDepth`` levels, so a hostile file cannot exhaust the stack.
 public enum TOML {
+    /// How deeply arrays may nest.
+    public static let maximumDepth = 64
+
     public enum Value: Equatable, Sendable {
         case string(String)
         case integer(Int)
@@ -58,17 +62,39 @@ public enum TOML {
             while let byte = peek, byte == 0x20 || byte == 0x09 { index += 1 }
         }
 
-        mutating func skipComment() {
-            if peek == UInt8(ascii: "#") {
-                while let byte = peek, byte != 0x0A { index += 1 }
+        /// A `#` comment up to (not including) the line break; control characters other than tab are refused.
+        mutating func skipComment() throws(SyntaxError) {
+            guard peek == UInt8(ascii: "#") else { return }
+            while let byte = peek, byte != 0x0A {
+                if byte == 0x0D { try lineBreakAfterCR() }
+                if byte != 0x0D { try refuseControl(byte, in: "a comment") }
+                index += 1
+            }
+        }
+
+        /// A CR is only allowed as the first half of CRLF.
+        func lineBreakAfterCR() throws(SyntaxError) {
+            guard index + 1 < bytes.count, bytes[index + 1] == 0x0A else {
+                throw error("a carriage return (CR) must be followed by a line feed (LF)")
+            }
+        }
+
+        /// U+0000–U+001F (tab excepted) and U+007F have no place in comments and strings.
+        func refuseControl(_ byte: UInt8, in place: String) throws(SyntaxError) {
+            if (byte < 0x20 && byte != 0x09) || byte == 0x7F {
+                throw error(
+                    "control character U+00\(byte < 0x10 ? "0" : "")\(String(byte, radix: 16, uppercase: true)) in \(place)")
             }
         }
 
         /// Expects the end of a line (after optional spaces and a comment).
         mutating func endOfLine() throws(SyntaxError) {
             skipSpaces()
-            skipComment()
-            if peek == 0x0D { index += 1 }
+            try skipComment()
+            if peek == 0x0D {
+                try lineBreakAfterCR()
+                index += 1
+            }
             guard let byte = peek else { return }
             guard byte == 0x0A else { throw error("unexpected text after the value") }
             index += 1
@@ -77,6 +103,7 @@ public enum TOML {
 
         mutating func document() throws(SyntaxError) -> Document {
             var doc: Document = ["": [:]]
+            var headerLines: [String: Int] = [:]
             var table = ""
             while index < bytes.count {
                 skipSpaces()
@@ -93,8 +120,14 @@ public enum TOML {
                     skipSpaces()
                     guard peek == UInt8(ascii: "]") else { throw error("expected ] to close the table header") }
                     index += 1
-                    if doc[name] != nil && name != "" { throw error("table [\(name)] appears twice") }
+                    // The keys before the first header live in the table named "": a header may not name it.
+                    if name.isEmpty { throw error("an empty table name is not used in this file") }
+                    if let first = headerLines[name] { throw error("table [\(name)] appears twice (first at line \(first))") }
+                    if let key = doc[""]?[name] {
+                        throw error("[\(name)] is both a table and the key \(name) at line \(key.line)")
+                    }
                     doc[name] = [:]
+                    headerLines[name] = line
                     table = name
                     try endOfLine()
                     continue
@@ -105,8 +138,14 @@ public enum TOML {
                 index += 1
                 skipSpaces()
                 let keyLine = line
-                let value = try self.value()
-                if doc[table]?[name] != nil { throw error("key \(table.isEmpty ? name : table + "." + name) appears twice") }
+                let value = try self.value(depth: 0)
+                let path = table.isEmpty ? name : table + "." + name
+                if let first = doc[table]?[name] {
+                    throw SyntaxError(line: keyLine, message: "key \(path) appears twice (first at line \(first.line))")
+                }
+                if table.isEmpty, let header = headerLines[name] {
+                    throw SyntaxError(line: keyLine, message: "the key \(name) is also the table [\(name)] at line \(header)")
+                }
                 doc[table, default: [:]][name] = Entry(value: value, line: keyLine)
                 try endOfLine()
             }
@@ -130,7 +169,7 @@ public enum TOML {
                 || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
         }
 
-        mutating func value() throws(SyntaxError) -> Value {
+        mutating func value(depth: Int) throws(SyntaxError) -> Value {
             guard let byte = peek else { throw error("expected a value") }
             switch byte {
             case UInt8(ascii: "\""):
@@ -141,7 +180,7 @@ public enum TOML {
             case UInt8(ascii: "'"):
                 return .string(try literalString())
             case UInt8(ascii: "["):
-                return try array()
+                return try array(depth: depth + 1)
             case UInt8(ascii: "t"), UInt8(ascii: "f"):
                 if bytes[index...].starts(with: Array("true".utf8)) {
                     index += 4
@@ -194,7 +233,8 @@ public enum TOML {
             }
             let string = String(decoding: text, as: UTF8.self)
             if isFloat {
-                guard let number = Double(string), number.isFinite else { throw error("malformed number") }
+                guard let number = Double(string) else { throw error("malformed number") }
+                guard number.isFinite else { throw error("the number is out of range") }
                 return .float(number)
             }
             guard let number = Int(string) else { throw error("the number is out of range") }
@@ -221,7 +261,10 @@ public enum TOML {
             if count == 0 { throw error("expected a digit") }
         }
 
-        mutating func array() throws(SyntaxError) -> Value {
+        mutating func array(depth: Int) throws(SyntaxError) -> Value {
+            guard depth <= TOML.maximumDepth else {
+                throw error("arrays nested more than \(TOML.maximumDepth) levels deep are not used in this file")
+            }
             index += 1
             var items: [Value] = []
             while true {
@@ -231,7 +274,7 @@ public enum TOML {
                     index += 1
                     return .array(items)
                 }
-                items.append(try value())
+                items.append(try value(depth: depth))
                 try skipArrayWhitespace()
                 if peek == UInt8(ascii: ",") {
                     index += 1
@@ -243,13 +286,16 @@ public enum TOML {
 
         mutating func skipArrayWhitespace() throws(SyntaxError) {
             while let byte = peek {
-                if byte == 0x20 || byte == 0x09 || byte == 0x0D {
+                if byte == 0x20 || byte == 0x09 {
+                    index += 1
+                } else if byte == 0x0D {
+                    try lineBreakAfterCR()
                     index += 1
                 } else if byte == 0x0A {
                     index += 1
                     line += 1
                 } else if byte == UInt8(ascii: "#") {
-                    skipComment()
+                    try skipComment()
                 } else {
                     return
                 }
@@ -276,22 +322,38 @@ public enum TOML {
                     case UInt8(ascii: "f"): out.append(0x0C)
                     case UInt8(ascii: "u"), UInt8(ascii: "U"):
                         let width = escaped == UInt8(ascii: "u") ? 4 : 8
-                        guard index + width <= bytes.count,
-                            let code = UInt32(String(decoding: bytes[index..<index + width], as: UTF8.self), radix: 16),
-                            let scalar = Unicode.Scalar(code)
-                        else { throw error("bad \\u escape in a string") }
-                        index += width
+                        let name = "\\" + String(Unicode.Scalar(escaped))
+                        var code: UInt32 = 0
+                        for _ in 0..<width {
+                            guard let byte = peek, let digit = hexValue(byte) else {
+                                throw error("\(name) needs exactly \(width) hexadecimal digits in a string")
+                            }
+                            code = code << 4 | digit
+                            index += 1
+                        }
+                        guard let scalar = Unicode.Scalar(code) else {
+                            throw error("\(name) escape is a surrogate or above U+10FFFF, not a Unicode scalar value")
+                        }
                         out.append(contentsOf: Array(String(Character(scalar)).utf8))
                     default:
                         throw error("unknown escape \\\(Character(Unicode.Scalar(escaped))) in a string")
                     }
                     continue
                 }
-                if byte < 0x20 && byte != 0x09 { throw error("control character in a string") }
+                try refuseControl(byte, in: "a string")
                 out.append(byte)
             }
             guard let text = String(validating: out, as: UTF8.self) else { throw error("string is not valid UTF-8") }
             return text
+        }
+
+        func hexValue(_ byte: UInt8) -> UInt32? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(byte - UInt8(ascii: "A") + 10)
+            default: nil
+            }
         }
 
         mutating func literalString() throws(SyntaxError) -> String {
@@ -304,6 +366,7 @@ public enum TOML {
                 guard let byte = peek, byte != 0x0A else { throw error("unterminated string") }
                 index += 1
                 if byte == UInt8(ascii: "'") { break }
+                try refuseControl(byte, in: "a string")
                 out.append(byte)
             }
             guard let text = String(validating: out, as: UTF8.self) else { throw error("string is not valid UTF-8") }

@@ -34,7 +34,11 @@ public enum JSON: Equatable, Sendable {
 
     // MARK: reading
 
-    /// Parses one JSON value (RFC 8259); nesting is limited to 64 levels.
+    /// How deeply arrays and objects may nest.
+    public static let maximumDepth = 64
+
+    /// Parses one JSON value (RFC 8259), with whitespace around it; nesting is limited to ``maximumDepth`` levels,
+    /// numbers must be finite doubles and `\u` escapes must make Unicode scalar values (no lone surrogates).
     public static func parse(_ bytes: [UInt8]) throws(ParseError) -> JSON {
         var reader = Reader(bytes: bytes)
         let value = try reader.value(depth: 0)
@@ -61,7 +65,7 @@ public enum JSON: Equatable, Sendable {
         }
 
         mutating func value(depth: Int) throws(ParseError) -> JSON {
-            guard depth < 64 else { throw fail("nested too deeply") }
+            guard depth < JSON.maximumDepth else { throw fail("nested more than \(JSON.maximumDepth) levels deep") }
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end") }
             switch bytes[index] {
@@ -125,20 +129,57 @@ public enum JSON: Equatable, Sendable {
             }
         }
 
+        func isDigit(_ offset: Int) -> Bool {
+            offset < bytes.count && bytes[offset] >= UInt8(ascii: "0") && bytes[offset] <= UInt8(ascii: "9")
+        }
+
+        mutating func skipDigits() {
+            while isDigit(index) { index += 1 }
+        }
+
+        /// RFC 8259: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, and finite as a double.
         mutating func number() throws(ParseError) -> JSON {
             let start = index
-            while index < bytes.count, "+-0123456789.eE".utf8.contains(bytes[index]) { index += 1 }
-            guard index > start, let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else {
-                throw fail("invalid value")
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard isDigit(index) else { throw fail("invalid value") }
+            if bytes[index] == UInt8(ascii: "0") {
+                index += 1
+                if isDigit(index) { throw fail("a number may not have leading zeros") }
+            } else {
+                skipDigits()
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                index += 1
+                guard isDigit(index) else { throw fail("expected a digit after the decimal point") }
+                skipDigits()
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                guard isDigit(index) else { throw fail("expected a digit in the exponent") }
+                skipDigits()
+            }
+            guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)), value.isFinite else {
+                throw fail("number out of range")
             }
             return .number(value)
         }
 
         mutating func hex4() throws(ParseError) -> UInt32 {
-            guard index + 4 <= bytes.count,
-                let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
-            else { throw fail("invalid \\u escape") }
-            index += 4
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                guard index < bytes.count else { throw fail("invalid \\u escape") }
+                let byte = bytes[index]
+                let digit: UInt32
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+                default: throw fail("invalid \\u escape: exactly 4 hexadecimal digits")
+                }
+                value = value << 4 | digit
+                index += 1
+            }
             return value
         }
 
@@ -172,7 +213,7 @@ public enum JSON: Equatable, Sendable {
                             guard (0xDC00...0xDFFF).contains(low) else { throw fail("invalid surrogate pair") }
                             code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                         }
-                        guard let scalar = Unicode.Scalar(code) else { throw fail("invalid \\u escape") }
+                        guard let scalar = Unicode.Scalar(code) else { throw fail("lone surrogate in a \\u escape") }
                         out.append(contentsOf: Array(String(Character(scalar)).utf8))
                     default:
                         throw fail("invalid escape")

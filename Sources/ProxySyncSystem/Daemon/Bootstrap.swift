@@ -28,15 +28,19 @@ public struct Bootstrap: Sendable {
         return result
     }
 
-    /// Reads and validates the config file.
+    /// The largest config file read: far above any real one, small enough that a wrong path cannot flood memory.
+    public static let maximumConfigBytes = 1 << 20
+
+    /// Reads and validates the config file: a regular file of at most 1 MiB (a FIFO, device or directory is refused
+    /// at once, never waited on).
     ///
     /// - Throws: ``ConfigError`` (exit 2).
     public static func loadSettings(path: String) throws(ConfigError) -> Settings {
         let bytes: [UInt8]?
         do {
-            bytes = try Posix.readFile(path)
+            bytes = try Posix.readRegularFile(path, maxBytes: maximumConfigBytes)
         } catch {
-            throw ConfigError(file: path, key: nil, problem: "\(error)")
+            throw ConfigError(file: path, key: nil, problem: error.reason)
         }
         guard let bytes else {
             throw ConfigError(file: path, key: nil, problem: "no such file (pass --config PATH or set GOCD_PROXY_SYNC_CONFIG)")
