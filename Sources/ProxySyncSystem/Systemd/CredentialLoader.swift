@@ -42,7 +42,8 @@ public enum CredentialLoader {
         }
         let bytes: [UInt8]?
         do {
-            bytes = try Posix.readFile(path)
+            // Never a FIFO swapped in after the stat above (it would hang), never more than 64 KiB.
+            bytes = try Posix.readRegularFile(path, maxBytes: 64 << 10, what: "credential file")
         } catch {
             throw fail("\(error)")
         }
