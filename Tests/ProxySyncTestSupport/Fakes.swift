@@ -123,7 +123,7 @@ public final class FakeServing: ServingCheck, @unchecked Sendable {
             observed: "the previous generation (\(servedGeneration ?? "none"))", elapsedSeconds: 0.5)
     }
 
-    public func endToEnd(_ plan: ProxyPlan) async -> [Notice] {
+    public func endToEnd(_ plan: ProxyPlan, generation: String?) async -> [Notice] {
         endToEndChecks += 1
         return []
     }

@@ -128,8 +128,9 @@ public protocol ServingCheck: Sendable {
     func preflight(_ plan: ProxyPlan) async -> PreflightReport
     /// Waits until every listener of `plan` answers from `generation` (a redirect listener with its target).
     func confirm(_ plan: ProxyPlan, generation: String?) async -> Confirmation
-    /// One request to GoCD's health endpoint through each proxying listener; warnings for what failed.
-    func endToEnd(_ plan: ProxyPlan) async -> [Notice]
+    /// One request to GoCD's health endpoint through each proxying listener, answered by the configuration
+    /// of `generation`; warnings for what failed.
+    func endToEnd(_ plan: ProxyPlan, generation: String?) async -> [Notice]
     /// Whether the proxy's main process runs; nil when that cannot be told.
     func proxyRunning() -> Bool?
     /// After a failed config test: what to do, when the proxy can tell more than its output (e.g. every

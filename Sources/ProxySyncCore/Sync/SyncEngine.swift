@@ -248,7 +248,7 @@ public struct SyncEngine: Sendable {
         }
         current.applyInProgress = nil
         rememberApplied(plan, in: &current, now: now)
-        for notice in await serving.endToEnd(plan) { log(notice) }
+        for notice in await serving.endToEnd(plan, generation: Generation.of(text)) { log(notice) }
         return .applied(reason: reason, diff: diff)
     }
 
@@ -379,7 +379,7 @@ public struct SyncEngine: Sendable {
                 ["listener": "\(confirmation.failedListener ?? "")", "got": "\(confirmation.observed)"])
             return .notServing("\(confirmation.failedListener ?? "a listener"): \(confirmation.observed)")
         }
-        for notice in await serving.endToEnd(plan) { log(notice) }
+        for notice in await serving.endToEnd(plan, generation: Generation.of(text)) { log(notice) }
         return .applied(reason: "reload-retry", diff: "no file change; an earlier reload had failed")
     }
 

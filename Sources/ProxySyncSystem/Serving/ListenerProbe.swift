@@ -27,6 +27,30 @@ public enum ListenerProbe {
     ) -> Result<Answer, ProbeFailure> {
         guard let handle = curl_easy_init() else { return .failure(ProbeFailure("out of memory")) }
         defer { curl_easy_cleanup(handle) }
+        return perform(
+            handle, listener, path: path, address: address, timeoutMilliseconds: timeoutMilliseconds, accept: accept)
+    }
+
+    /// Two GETs over one connection, so both are answered by the same proxy process: `first`, and `then`
+    /// only when `proceed` accepts the first answer. (After a reload, an old NGINX worker or httpd child may
+    /// still accept a connection for a moment; the first answer says which configuration holds this one.)
+    public static func getPair(
+        _ listener: Listener, first: String, then second: String, address: String, timeoutMilliseconds: Int,
+        accept: String? = nil, proceed: (Answer) -> Bool
+    ) -> (Result<Answer, ProbeFailure>, Result<Answer, ProbeFailure>?) {
+        guard let handle = curl_easy_init() else { return (.failure(ProbeFailure("out of memory")), nil) }
+        defer { curl_easy_cleanup(handle) }
+        let one = perform(handle, listener, path: first, address: address, timeoutMilliseconds: timeoutMilliseconds)
+        guard case .success(let answer) = one, proceed(answer) else { return (one, nil) }
+        let two = perform(
+            handle, listener, path: second, address: address, timeoutMilliseconds: timeoutMilliseconds, accept: accept)
+        return (one, two)
+    }
+
+    static func perform(
+        _ handle: UnsafeMutableRawPointer, _ listener: Listener, path: String, address: String,
+        timeoutMilliseconds: Int, accept: String? = nil
+    ) -> Result<Answer, ProbeFailure> {
         let sink = Sink()
         let unmanaged = Unmanaged.passRetained(sink)
         defer { unmanaged.release() }
@@ -54,7 +78,6 @@ public enum ListenerProbe {
             gps_setopt_string(handle, CURLOPT_NOPROXY, "*")
             gps_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
             gps_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
-            gps_setopt_long(handle, CURLOPT_FORBID_REUSE, 1)
             gps_setopt_string(handle, CURLOPT_USERAGENT, "gocd-proxy-sync/\(Version.string) (confirmation)")
             gps_setopt_pointer(handle, CURLOPT_ERRORBUFFER, buffer.baseAddress)
             gps_setopt_pointer(handle, CURLOPT_WRITEDATA, unmanaged.toOpaque())
@@ -68,7 +91,12 @@ public enum ListenerProbe {
                 }
                 return length
             }
-            return curl_easy_perform(handle)
+            let code = curl_easy_perform(handle)
+            gps_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
+            gps_setopt_pointer(handle, CURLOPT_WRITEDATA, nil)
+            gps_setopt_slist(handle, CURLOPT_HTTPHEADER, nil)
+            gps_setopt_slist(handle, CURLOPT_CONNECT_TO, nil)
+            return code
         }
         guard code == CURLE_OK else {
             let detail = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -236,22 +236,36 @@ public struct LiveServingCheck: ServingCheck {
 
     // MARK: end to end
 
-    public func endToEnd(_ plan: ProxyPlan) async -> [Notice] {
+    public func endToEnd(_ plan: ProxyPlan, generation: String?) async -> [Notice] {
         var notices: [Notice] = []
         for listener in plan.listeners where listener.action == .proxy {
             let address = probeAddresses[0]
-            let answer = await Self.offPool {
-                ListenerProbe.get(
-                    listener, path: "/go/api/v1/health", address: address, timeoutMilliseconds: 10_000,
-                    accept: "application/vnd.go.cd.v1+json")
-            }
-            var problem: String?
-            switch answer {
-            case .failure(let failure): problem = failure.description
-            case .success(let answer):
-                if answer.status != 200 || !answer.body.contains("\"health\"") {
-                    problem = "HTTP \(answer.status) instead of GoCD's health answer"
+            // The health request goes over a connection whose first answer carried the new generation, so it
+            // is answered by the new configuration (not by an old worker still accepting for a moment).
+            var problem: String? = "no connection answered from the new configuration"
+            for _ in 0..<20 {
+                let (first, second) = await Self.offPool {
+                    ListenerProbe.getPair(
+                        listener, first: Generation.path, then: "/go/api/v1/health", address: address,
+                        timeoutMilliseconds: 10_000, accept: "application/vnd.go.cd.v1+json"
+                    ) { answer in generation == nil || Generation.inAnswer(answer.body) == generation }
                 }
+                if case .failure(let failure) = first {
+                    problem = failure.description
+                    break
+                }
+                guard let second else {
+                    try? await Task.sleep(for: .milliseconds(25))
+                    continue
+                }
+                switch second {
+                case .failure(let failure): problem = failure.description
+                case .success(let answer):
+                    problem =
+                        answer.status == 200 && answer.body.contains("\"health\"")
+                        ? nil : "HTTP \(answer.status) instead of GoCD's health answer"
+                }
+                break
             }
             guard let problem else { continue }
             var metadata = ["listener": listener.origin, "got": problem, "upstream": settings.upstream.url]

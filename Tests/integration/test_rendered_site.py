@@ -1,0 +1,102 @@
+"""The rendered site an operator expects (issue 13): HTTP/2, HSTS, a verified https upstream, Apache modules."""
+import socket
+import ssl
+
+import pytest
+
+from conftest import TOKEN, Apache, free_port, http_get, once, proxied_setup, run, wait_for, write_config
+
+
+@pytest.fixture
+def nginx_setup(tmp_path, standin, nginx, certs):
+    return proxied_setup(tmp_path, standin, nginx, certs, kind="nginx", extra_proxy="hsts_max_age_seconds = 31536000")
+
+
+@pytest.fixture
+def apache_setup(tmp_path, standin, apache, certs):
+    return proxied_setup(tmp_path, standin, apache, certs, kind="apache",
+                         extra_proxy="apache_listen_ports = []\nhsts_max_age_seconds = 31536000")
+
+
+def alpn(port, host):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname=host) as tls:
+            return tls.selected_alpn_protocol()
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_hsts_on_every_https_response_proxied_ones_included(kind, request):
+    s = request.getfixturevalue(f"{kind}_setup")
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    status, headers, _ = wait_for(lambda: (lambda a: a if a[0] == 200 else None)(
+        http_get(s["https_port"], "/go/pipelines", host="gocd.test", https=True)), what="proxied")
+    assert headers.get("strict-transport-security") == "max-age=31536000"
+    status, headers, _ = http_get(s["http_port"], "/go", host="gocd.test")
+    assert status == 301 and "strict-transport-security" not in headers, "never on plain HTTP"
+
+
+def test_nginx_offers_http2_and_the_websocket_still_upgrades(nginx_setup):
+    from conftest import websocket_upgrade
+    s = nginx_setup
+    assert once(s).returncode == 0
+    wait_for(lambda: http_get(s["https_port"], "/go", host="gocd.test", https=True)[0] == 200, what="served")
+    assert alpn(s["https_port"], "gocd.test") == "h2"
+    # Browsers open websockets over HTTP/1.1 when NGINX does not offer extended CONNECT (1.22 does not).
+    answer = websocket_upgrade(s["https_port"], f"gocd.test:{s['https_port']}")
+    assert answer.startswith("HTTP/1.1 101"), answer
+
+
+def https_upstream(s, certs, ca=True):
+    text = s["cfg"].read_text()
+    upstream = next(line for line in text.splitlines() if line.startswith("upstream ="))
+    port = s["gocd"].port
+    extra = f'upstream_ca_file = "{certs["ca"]}"\n' if ca else ""
+    s["cfg"].write_text(text.replace(upstream, f'upstream = "https://localhost:{port}"\n{extra}'))
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_an_https_upstream_is_verified_and_works(kind, tmp_path, standin, nginx, apache, certs):
+    proxy = nginx if kind == "nginx" else apache
+    http_port, https_port = free_port(), free_port()
+    gocd = standin(tls=certs, token=TOKEN, site_url=f"http://gocd.test:{http_port}",
+                   secure_site_url=f"https://gocd.test:{https_port}")
+    cfg, _ = write_config(tmp_path, gocd.base, kind=kind, output=proxy.confd / "gocd.conf",
+                          test_command=proxy.test_command, reload_command=proxy.reload_command, certs=certs,
+                          extra_gocd=f'ca_file = "{certs["ca"]}"',
+                          extra_proxy="apache_listen_ports = []" if kind == "apache" else "")
+    proxy.start()
+    s = {"cfg": cfg, "gocd": gocd}
+    https_upstream(s, certs)
+    r = run("once", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "upstream_unreachable" not in r.stderr, r.stderr
+    status, _, body = wait_for(lambda: (lambda a: a if a[0] == 200 else None)(
+        http_get(https_port, "/go/pipelines", host="gocd.test", https=True)), what="proxied over TLS")
+    assert '"standin": "gocd"' in body
+    # Without the CA the upstream's certificate is not trusted: a warning, the new file stays.
+    https_upstream(s, certs, ca=False)
+    s["cfg"].write_text(s["cfg"].read_text().replace(f'upstream_ca_file = "{certs["ca"]}"\n', ""))
+    r = run("once", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "upstream_unreachable" in r.stderr and "HTTP 50" in r.stderr, r.stderr  # nginx 502, httpd 500
+    assert "proxy_error_log=" in r.stderr
+    assert "rolled_back" not in r.stderr
+
+
+def test_check_names_every_missing_apache_module(tmp_path, standin, certs):
+    from conftest import APACHE_MODULES
+    apache = Apache(tmp_path, modules=[m for m in APACHE_MODULES if m not in ("headers", "ssl")])
+    gocd = standin(token=TOKEN, site_url="", secure_site_url=f"https://gocd.test:{free_port()}")
+    cfg, _ = write_config(tmp_path, gocd.base, kind="apache", output=apache.confd / "gocd.conf",
+                          test_command=apache.test_command, reload_command=apache.reload_command, certs=certs,
+                          extra_proxy="apache_listen_ports = []")
+    r = run("check", "--config", str(cfg))
+    assert r.returncode == 2, r.stdout
+    assert "FAIL: Apache modules missing: headers, ssl: run a2enmod headers ssl" in r.stdout, r.stdout
+    r = run("once", "--config", str(cfg))
+    assert r.returncode == 5 and "a2enmod headers ssl" in r.stderr, r.stderr
