@@ -283,3 +283,20 @@ def test_without_the_port_check_a_held_port_is_caught_by_confirmation(kind, requ
             assert served(s["https_port"], "gocd.test"), "nginx kept serving the previous file"
     finally:
         holder.close()
+
+
+@pytest.mark.parametrize("damage", [b"", b'{"reload_owed": tr', b"\0" * 64, b"[1, 2]"])
+def test_a_damaged_state_file_is_said_and_the_served_file_rechecked(nginx_setup, damage):
+    s = nginx_setup
+    assert once(s).returncode == 0
+    state = s["tmp"] / "state" / "state.json"
+    state.write_bytes(damage)
+    calls = len(invocations(s["counts"]))
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert "state file was damaged" in r.stderr and str(state) in r.stderr
+    assert invocations(s["counts"])[calls:] == ["test", "reload"], "the safe choice: test and reload what is in place"
+    assert "confirmed_after_ms=" in r.stderr, "and confirm what is served"
+    import json as _json
+    assert _json.loads(state.read_text())["serving"] is True
+    assert (s["tmp"] / "state" / "state.json.damaged").read_bytes() == damage

@@ -42,6 +42,10 @@ public struct SyncEngine: Sendable {
     /// Runs one cycle. In `dryRun` mode nothing is written, tested or reloaded.
     public func runCycle(dryRun: Bool, now: Timestamp) async -> CycleOutcome {
         var current = state.load()
+        if !dryRun, let damage = current.damage {
+            current.damage = nil
+            await recoverLostState(&current, damage: damage, now: now)
+        }
         if !dryRun, current.applyInProgress != nil {
             await recoverInterruptedApply(&current, now: now)
         }
@@ -384,6 +388,35 @@ public struct SyncEngine: Sendable {
     }
 
     // MARK: recovery and record
+
+    /// The state file was damaged: whether a reload was owed or an apply interrupted is unknown. The safe
+    /// choice: test the file in place; when it passes, reload and confirm what is served; when it fails,
+    /// say so (this cycle then renders and applies as usual, which restores a file that passes).
+    func recoverLostState(_ current: inout SyncState, damage: String, now: Timestamp) async {
+        log(
+            .warning,
+            "the state file was damaged: the record of an owed reload or an interrupted apply may be lost; testing and reloading the file in place to be safe",
+            "started", ["damage": "\(damage)"])
+        guard let bytes = try? store.readInstalled() else { return }
+        let test = await proxy.test()
+        guard test.succeeded else {
+            log(
+                .error, "the file in place fails the proxy's config test; this cycle applies a fresh one",
+                "test_failed", ["output": "\(test.output)"])
+            return
+        }
+        let reload = await proxy.reload()
+        guard reload.succeeded else {
+            current.reloadOwed = true
+            log(.error, "the reload failed; it is retried", "reload_failed", ["output": "\(reload.output)"])
+            return
+        }
+        current.lastReloadAt = now.iso8601
+        let text = String(decoding: bytes, as: UTF8.self)
+        let installed = InstalledConfig.read(text, kind: settings.proxy.kind)
+        let plan = ProxyPlan(listeners: installed.listeners, siteURL: "", secureSiteURL: "")
+        _ = await confirm(plan, generation: Generation.of(text), state: &current, now: now)
+    }
 
     /// Finishes an apply interrupted by a crash: test the file on disk, then reload it or restore the backup.
     func recoverInterruptedApply(_ current: inout SyncState, now: Timestamp) async {

@@ -33,6 +33,8 @@ public struct SyncState: Equatable, Sendable {
     public var lastWrittenDigest: String?
     /// Certificate path → the day (YYYY-MM-DD) its expiry was last warned about.
     public var certificateWarnings: [String: String] = [:]
+    /// Set (never written) when the state file was damaged and replaced by a fresh record: what was lost.
+    public var damage: String?
 
     public init() {}
 

@@ -1,3 +1,4 @@
+import Glibc
 import ProxySyncCore
 import Synchronization
 
@@ -14,8 +15,17 @@ public final class JSONStateStore: StateStore, @unchecked Sendable {
     public func load() -> SyncState {
         if let known = cached.withLock({ $0 }) { return known }
         var loaded = SyncState()
-        if let bytes = try? Posix.readFile(path), let json = try? JSON.parse(bytes) {
-            loaded = SyncState(json: json)
+        if let bytes = try? Posix.readRegularFile(path, maxBytes: 1 << 20, what: "state file") {
+            if let json = try? JSON.parse(bytes), case .object = json {
+                loaded = SyncState(json: json)
+            } else {
+                // Empty, truncated, NUL-filled or of the wrong shape: keep it for a post-mortem, start afresh,
+                // and say so (the engine then re-checks what the proxy serves).
+                let aside = path + ".damaged"
+                rename(path, aside)
+                loaded.damage =
+                    "\(path) was not a valid state record (\(bytes.isEmpty ? "empty" : "\(bytes.count) bytes that are not a JSON object")); it was moved to \(aside)"
+            }
         }
         cached.withLock { $0 = loaded }
         return loaded
