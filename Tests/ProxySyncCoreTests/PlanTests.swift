@@ -191,6 +191,8 @@ struct RenderedSiteTests {
         let bound = try NginxRenderer(settings: proxy).render(try Fixtures.plan("http://a.example", "", proxy: proxy))
         #expect(bound.contains("    listen 192.0.2.10:80;\n    listen [2001:db8::10]:80;\n"))
         #expect(bound.contains("    2001:db8::10 1;\n"), "listen addresses may ask for the generation")
+        let plan = try Fixtures.plan("http://a.example", "", proxy: proxy)
+        #expect(InstalledConfig.read(bound, kind: .nginx).listeners == plan.listeners, "one listener, several listen lines")
     }
 
     @Test func httpsUpstreamIsVerifiedWithSNI() throws {

@@ -8,7 +8,8 @@ public struct InstalledConfig: Equatable, Sendable {
     public static func read(_ text: String, kind: ProxyKind) -> InstalledConfig {
         let managed = text.hasPrefix(Renderers.headerLine)
         let listeners = kind == .nginx ? readNginx(text) : readApache(text)
-        return InstalledConfig(listeners: listeners.sorted(), isManaged: managed)
+        // One listener may have several `listen` lines (IPv4 and IPv6, several addresses): count it once.
+        return InstalledConfig(listeners: Array(Set(listeners)).sorted(), isManaged: managed)
     }
 
     struct Block {

@@ -10,14 +10,8 @@ public enum CommandRunner {
     /// The most output kept from one command.
     public static let maxOutputBytes = 64 * 1024
 
-    private static let queue = DispatchQueue(label: "gocd-proxy-sync.commands")
-
     public static func run(_ argv: [String], timeoutSeconds: Int) async -> CommandResult {
-        await withCheckedContinuation { continuation in
-            queue.async {
-                continuation.resume(returning: runBlocking(argv, timeoutSeconds: timeoutSeconds))
-            }
-        }
+        await Blocking.run { runBlocking(argv, timeoutSeconds: timeoutSeconds) }
     }
 
     /// Variables of the daemon's own that a command must not see (SPEC §5b).

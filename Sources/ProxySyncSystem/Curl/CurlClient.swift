@@ -49,7 +49,6 @@ public struct HTTPAnswer: Sendable {
 ///   `CURLOPT_NOSIGNAL` and the timeouts keep a hung GoCD from hanging shutdown for long.
 public final class CurlClient: @unchecked Sendable {
     private let handle: UnsafeMutableRawPointer
-    private let queue = DispatchQueue(label: "gocd-proxy-sync.curl")
     private let options: CurlOptions
     private let counters = Mutex((requests: 0, sent: 0, received: 0))
 
@@ -72,11 +71,7 @@ public final class CurlClient: @unchecked Sendable {
 
     /// GETs `url` with exactly the given Accept header.
     public func get(_ url: String, accept: String) async -> Result<HTTPAnswer, GoCDError> {
-        await withCheckedContinuation { continuation in
-            queue.async {
-                continuation.resume(returning: self.performBlocking(url: url, accept: accept))
-            }
-        }
+        await Blocking.run { self.performBlocking(url: url, accept: accept) }
     }
 
     final class Sink {

@@ -5,8 +5,6 @@ import ProxySyncCore
 /// The real ``ServingCheck``: ports and certificates before a change, the proxy's own answers after it.
 public struct LiveServingCheck: ServingCheck {
     let settings: ProxySettings
-    /// Probes block in libcurl; they run here, never on Swift's cooperative pool.
-    private static let queue = DispatchQueue(label: "gocd-proxy-sync.confirm")
     /// A certificate expiring within this many seconds is a warning.
     static let expiryWarningSeconds: Int64 = 14 * 86_400
 
@@ -316,8 +314,6 @@ public struct LiveServingCheck: ServingCheck {
     }
 
     static func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: work()) }
-        }
+        await Blocking.run(work)
     }
 }
