@@ -42,6 +42,15 @@ struct Render: AsyncParsableCommand {
                 logger.warning("both site URLs are unset: nothing to render", metadata: ["event": "unchanged"])
             case .plan(let plan):
                 for warning in plan.warnings { logger.warning("\(warning)") }
+                // Offline: what the certificate pre-flight would refuse is only a warning here.
+                let certificates = LiveServingCheck(settings: bootstrap.settings.proxy).certificateFindings(plan)
+                for refusal in certificates.refusals {
+                    logger.warning(
+                        "a sync would refuse this plan: \(refusal)", metadata: ["event": "rejected", "listener": "\(refusal.listener)"])
+                }
+                for notice in certificates.notices {
+                    logger.warning("\(notice.message)", metadata: ["event": "\(notice.event)"])
+                }
                 print(try Renderers.make(for: bootstrap.settings.proxy).render(plan), terminator: "")
             }
         } catch let rejection as SiteURLRejection {

@@ -300,3 +300,11 @@ def test_a_damaged_state_file_is_said_and_the_served_file_rechecked(nginx_setup,
     import json as _json
     assert _json.loads(state.read_text())["serving"] is True
     assert (s["tmp"] / "state" / "state.json.damaged").read_bytes() == damage
+
+
+def test_render_only_warns_about_the_certificate(nginx_setup):
+    s = nginx_setup
+    r = run("render", "--config", str(s["cfg"]), "--site-url", "https://other.example:8443")
+    assert r.returncode == 0, r.stderr
+    assert "does not cover other.example" in r.stderr
+    assert r.stdout.startswith("# Managed by gocd-proxy-sync")

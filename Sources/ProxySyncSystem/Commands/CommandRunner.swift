@@ -154,7 +154,14 @@ public struct CommandProxyControl: ProxyControl {
     }
 
     public func test() async -> CommandResult {
-        await CommandRunner.run(settings.testCommand, timeoutSeconds: settings.commandTimeoutSeconds)
+        var result = await CommandRunner.run(settings.testCommand, timeoutSeconds: settings.commandTimeoutSeconds)
+        // NGINX ignores the second server block that claims a name on the same address and port, and only warns:
+        // for this program that is a failed test (SPEC §5b), since another site's traffic would be at stake.
+        if result.succeeded, result.output.contains("conflicting server name") {
+            result.exitStatus = 1
+            result.output += "\n(gocd-proxy-sync: a conflicting server name counts as a failed test)"
+        }
+        return result
     }
 
     public func reload() async -> CommandResult {

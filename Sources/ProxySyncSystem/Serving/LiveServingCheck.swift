@@ -120,7 +120,7 @@ public struct LiveServingCheck: ServingCheck {
     }
 
     /// The certificate must cover every HTTPS name, and the key must belong to it (SPEC §5a).
-    func certificateFindings(_ plan: ProxyPlan) -> PreflightReport {
+    public func certificateFindings(_ plan: ProxyPlan) -> PreflightReport {
         let https = plan.listeners.filter { $0.scheme == .https }
         guard !https.isEmpty, let certificatePath = settings.tlsCertificate, let keyPath = settings.tlsCertificateKey
         else { return PreflightReport() }
