@@ -116,7 +116,7 @@ public final class MetricsExporter: Sendable {
                     "cannot write the metrics textfile \(path); syncing goes on without it: create the directory (node_exporter's --collector.textfile.directory) and let this service write there (systemd: ReadWritePaths=), or remove [metrics] textfile. Not repeated until a restart",
                     metadata: metadata)
             } else {
-                logger.debug("cannot write the metrics textfile", metadata: metadata)
+                logger.debug("the metrics textfile is still not writable", metadata: metadata)
             }
             return false
         }
