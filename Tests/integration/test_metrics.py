@@ -178,3 +178,25 @@ def test_unwritable_textfile_is_one_warning_not_a_failed_cycle(env):
     assert d.stop() == 0
     assert d.text().count("cannot write the metrics textfile") == 1, d.text()
     assert os.listdir(env["textdir"]) == []
+
+
+def test_sighup_turns_metrics_on_moves_and_off(env):
+    configure(env, env["textfile"], interval=0.2, max_backoff=0.2)
+    without = env["cfg"].read_text().replace(f'[metrics]\ntextfile = "{env["textfile"]}"\n', "")
+    env["cfg"].write_text(without)
+    d = env["start"](Daemon, env["cfg"])
+    wait_for(lambda: d.text().count("unchanged") >= 2, timeout=20, what="cycles without metrics")
+    assert os.listdir(env["textdir"]) == []
+    env["cfg"].write_text(without + f'\n[metrics]\ntextfile = "{env["textfile"]}"\n')
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: env["textfile"].exists(), timeout=20, what="metrics turned on by SIGHUP")
+    moved = env["textdir"] / "moved.prom"
+    env["cfg"].write_text(without + f'\n[metrics]\ntextfile = "{moved}"\n')
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: moved.exists(), timeout=20, what="the new path written")
+    assert not env["textfile"].exists(), "the old path is removed"
+    assert parse(moved.read_text())["gocd_proxy_sync_consecutive_failures"] == 0
+    env["cfg"].write_text(without)
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: not moved.exists(), timeout=20, what="the textfile removed when metrics are turned off")
+    assert d.stop() == 0

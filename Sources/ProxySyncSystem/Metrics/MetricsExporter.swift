@@ -122,8 +122,8 @@ public final class MetricsExporter: Sendable {
         }
     }
 
-    /// SIGHUP: follow a changed `[metrics] textfile`. A new path gets its own one warning; with none, the file this
-    /// process wrote is removed (node_exporter would otherwise export its last values forever).
+    /// SIGHUP: follow a changed `[metrics] textfile`. The file this process wrote at the old path is removed
+    /// (node_exporter would otherwise export its last values forever); a new path gets its own one warning.
     public func retarget(_ textfile: String?) {
         let old: String? = target.withLock { target in
             guard target.textfile != textfile else { return nil }
@@ -133,9 +133,10 @@ public final class MetricsExporter: Sendable {
             }
             return target.textfile
         }
-        if let old, textfile == nil {
-            unlink(old)
-            logger.notice("metrics turned off; removed the textfile", metadata: ["event": "config_reloaded", "file": "\(old)"])
-        }
+        guard let old else { return }
+        unlink(old)
+        logger.notice(
+            textfile == nil ? "metrics turned off; removed the textfile" : "metrics textfile moved; removed the old one",
+            metadata: ["event": "config_reloaded", "file": "\(old)", "new_file": "\(textfile ?? "none")"])
     }
 }
