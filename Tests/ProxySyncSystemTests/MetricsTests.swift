@@ -190,7 +190,7 @@ func samples(_ text: String) -> [String: Double] {
     @Test func certificate_expiry_is_read_again_when_the_file_changes() throws {
         let fixture = try CertificateFixture()
         let (certificate, _) = try fixture.certificate("server", days: 30)
-        let exporter = MetricsExporter(textfile: nil, logger: CapturedLog().logger)
+        let exporter = MetricsExporter(textfile: fixture.path("metrics.prom"), logger: CapturedLog().logger)
         let key = "gocd_proxy_sync_certificate_expiry_timestamp_seconds{path=\"\(certificate)\"}"
         func expiry() -> Double? { samples(String(decoding: exporter.exposition(), as: UTF8.self))[key] }
 
@@ -204,5 +204,11 @@ func samples(_ text: String) -> [String: Double] {
         exporter.cycleFinished(.unchanged, state: SyncState(), now: now, cycleSeconds: 0, certificate: "/nonexistent/c.pem")
         let values = samples(String(decoding: exporter.exposition(), as: UTF8.self))
         #expect(!values.keys.contains { $0.hasPrefix("gocd_proxy_sync_certificate_expiry") }, "absent when unreadable")
+    }
+
+    @Test func nothing_is_recorded_while_metrics_are_turned_off() {
+        let exporter = MetricsExporter(textfile: nil, logger: CapturedLog().logger)
+        exporter.cycleFinished(.applied(reason: "initial", diff: ""), state: SyncState(), now: now, cycleSeconds: 0, certificate: nil)
+        #expect(samples(String(decoding: exporter.exposition(), as: UTF8.self))["gocd_proxy_sync_cycles_total{outcome=\"applied\"}"] == 0)
     }
 }

@@ -42,10 +42,18 @@ public final class MetricsExporter: Sendable {
     /// swift-metrics (`MetricsSystem.bootstrap`, once per process) with a Prometheus registry.
     public static func start(_ settings: Settings, logger: Logger) -> MetricsExporter? {
         guard let textfile = settings.metrics.textfile else { return nil }
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(makeFactory(registry: registry))
+        let registry = processRegistry.withLock { registry in
+            if let registry { return registry }
+            let fresh = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(makeFactory(registry: fresh))
+            registry = fresh
+            return fresh
+        }
         return MetricsExporter(textfile: textfile, registry: registry, factory: MetricsSystem.factory, logger: logger)
     }
+
+    /// The registry `MetricsSystem` was bootstrapped with, once set (bootstrapping twice is a crash).
+    private static let processRegistry = Mutex<PrometheusCollectorRegistry?>(nil)
 
     /// The Prometheus factory with this program's histogram buckets (seconds).
     public static func makeFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
@@ -83,10 +91,11 @@ public final class MetricsExporter: Sendable {
     public func prime(_ state: SyncState) { metrics.prime(state) }
 
     /// Records a finished cycle (see ``SyncMetrics/observe(_:state:now:cycleSeconds:)``), reads the certificate's
-    /// expiry when due, and writes the textfile.
+    /// expiry when due, and writes the textfile. Nothing at all while metrics are turned off (SIGHUP).
     public func cycleFinished(
         _ outcome: CycleOutcome, state: SyncState, now: Timestamp, cycleSeconds: Double, certificate: String?
     ) {
+        guard textfile != nil else { return }
         metrics.observe(outcome, state: state, now: now, cycleSeconds: cycleSeconds)
         let notAfter = target.withLock { $0.certificate.notAfter(path: certificate, monotonicNow: Monotonic.seconds()) }
         metrics.setCertificate(path: notAfter == nil ? nil : certificate, notAfter: notAfter)
