@@ -110,7 +110,10 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
     /// SIGHUP: metrics follow `[metrics] textfile`; turned on now, swift-metrics is bootstrapped now (still once).
     func updateMetrics(_ settings: Settings) {
         if let metrics {
+            let wasOff = metrics.textfile == nil
             metrics.retarget(settings.metrics.textfile)
+            // Nothing was recorded while off: start again from the state file.
+            if wasOff, metrics.textfile != nil { metrics.prime(engine.state.load()) }
         } else if let started = MetricsExporter.start(settings, logger: logger) {
             started.prime(engine.state.load())
             metrics = started
