@@ -107,7 +107,8 @@ func samples(_ text: String) -> [String: Double] {
         let failed = Timestamp(epochSeconds: now.epochSeconds + 60, iso8601: "2027-01-15T08:01:00Z")
         exporter.metrics.observe(.gocdError(.notFound), state: state, now: failed, cycleSeconds: 0.01)
         exporter.metrics.observe(.gocdError(.unexpectedStatus(500)), state: state, now: failed, cycleSeconds: 0.01)
-        exporter.metrics.observe(.dryRun(semanticDiff: "", unifiedDiff: "", changePending: false), state: state, now: failed, cycleSeconds: 0)
+        exporter.metrics.observe(
+            .dryRun(semanticDiff: "", unifiedDiff: "", changePending: false), state: state, now: failed, cycleSeconds: 0)
         exporter.metrics.setCertificate(path: "/etc/ssl/gocd.pem", notAfter: 1_900_000_000)
 
         text = String(decoding: exporter.exposition(), as: UTF8.self)
@@ -208,7 +209,10 @@ func samples(_ text: String) -> [String: Double] {
 
     @Test func nothing_is_recorded_while_metrics_are_turned_off() {
         let exporter = MetricsExporter(textfile: nil, logger: CapturedLog().logger)
-        exporter.cycleFinished(.applied(reason: "initial", diff: ""), state: SyncState(), now: now, cycleSeconds: 0, certificate: nil)
-        #expect(samples(String(decoding: exporter.exposition(), as: UTF8.self))["gocd_proxy_sync_cycles_total{outcome=\"applied\"}"] == 0)
+        exporter.cycleFinished(
+            .applied(reason: "initial", diff: ""), state: SyncState(), now: now, cycleSeconds: 0, certificate: nil)
+        #expect(
+            samples(String(decoding: exporter.exposition(), as: UTF8.self))["gocd_proxy_sync_cycles_total{outcome=\"applied\"}"]
+                == 0)
     }
 }

@@ -1,5 +1,5 @@
-import Glibc
 import CoreMetrics
+import Glibc
 import ProxySyncCore
 import Synchronization
 
@@ -40,7 +40,8 @@ public final class SyncMetrics: Sendable {
         Name.serving: "1 when the proxy was confirmed serving the managed file, 0 when confirmed not; absent when unknown.",
         Name.certificateExpiry: "notAfter of the configured tls_certificate, epoch seconds.",
         Name.gocdRequestDuration: "Time to fetch the site URLs from GoCD, answered or failed.",
-        Name.applyDuration: "Duration of cycles that swapped the file in (applied or not_serving): swap, test, reload, confirmation.",
+        Name.applyDuration:
+            "Duration of cycles that swapped the file in (applied or not_serving): swap, test, reload, confirmation.",
     ]
 
     /// What changes between observations.
