@@ -11,6 +11,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Metrics: only the CoreMetrics product (the Metrics product imports FoundationEssentials for conveniences
+        // this program does not use); swift-prometheus renders the text exposition for node_exporter.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libcurl, found through pkg-config; typed wrappers for its variadic calls live in shim.h.
@@ -43,6 +47,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(
@@ -75,7 +81,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ProxySyncSystemTests",
-            dependencies: ["ProxySyncSystem", "ProxySyncCore", "ProxySyncTestSupport"]
+            dependencies: [
+                "ProxySyncSystem", "ProxySyncCore", "ProxySyncTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "ProxySyncCoreTests",

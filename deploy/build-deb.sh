@@ -22,6 +22,9 @@ install -m 0640 Config/config.example.toml "$ROOTFS/etc/gocd-proxy-sync/config.t
 chmod 0750 "$ROOTFS/etc/gocd-proxy-sync"
 install -m 0644 README.md "$ROOTFS/usr/share/doc/gocd-proxy-sync/README.md"
 install -m 0644 Config/config.example.toml "$ROOTFS/usr/share/doc/gocd-proxy-sync/config.example.toml"
+install -d -m 0755 "$ROOTFS/usr/share/doc/gocd-proxy-sync/prometheus"
+install -m 0644 deploy/prometheus/gocd-proxy-sync.rules.yml deploy/prometheus/gocd-proxy-sync.rules.test.yml \
+    "$ROOTFS/usr/share/doc/gocd-proxy-sync/prometheus/"
 
 SIZE=$(du -sk "$ROOTFS" | cut -f1)
 cat >"$ROOTFS/DEBIAN/control" <<CONTROL

@@ -24,6 +24,9 @@ install -d -m 0750 "$DESTDIR/etc/gocd-proxy-sync"
 install -d -m 0755 "$DESTDIR/usr/share/doc/gocd-proxy-sync"
 install -m 0644 README.md "$DESTDIR/usr/share/doc/gocd-proxy-sync/README.md"
 install -m 0644 Config/config.example.toml "$DESTDIR/usr/share/doc/gocd-proxy-sync/config.example.toml"
+install -d -m 0755 "$DESTDIR/usr/share/doc/gocd-proxy-sync/prometheus"
+install -m 0644 deploy/prometheus/gocd-proxy-sync.rules.yml deploy/prometheus/gocd-proxy-sync.rules.test.yml \
+    "$DESTDIR/usr/share/doc/gocd-proxy-sync/prometheus/"
 if [ -e "$DESTDIR/etc/gocd-proxy-sync/config.toml" ]; then
     echo "kept existing $DESTDIR/etc/gocd-proxy-sync/config.toml"
 else

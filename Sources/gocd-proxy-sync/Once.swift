@@ -29,7 +29,14 @@ struct Once: AsyncParsableCommand {
         }
         let lock = try options.takeLock(bootstrap, logger)
         defer { withExtendedLifetime(lock) {} }
-        let outcome = await engine.runCycle(dryRun: false, now: WallClock.now())
+        // With [metrics] textfile, the file is written once at the end: its counters count this one cycle.
+        let metrics = MetricsExporter.start(bootstrap.settings, logger: logger)
+        metrics?.prime(engine.state.load())
+        let started = Monotonic.seconds()
+        let outcome = await (metrics?.instrument(engine) ?? engine).runCycle(dryRun: false, now: WallClock.now())
+        metrics?.cycleFinished(
+            outcome, state: engine.state.load(), now: WallClock.now(), cycleSeconds: Monotonic.seconds() - started,
+            certificate: bootstrap.settings.proxy.tlsCertificate)
         if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
     }
 }

@@ -25,7 +25,9 @@ struct Run: AsyncParsableCommand {
                 "interval_seconds": "\(bootstrap.settings.sync.intervalSeconds)",
             ])
         bootstrap.warnAtStart(logger)
-        let daemon = SyncDaemon(bootstrap: bootstrap, engine: engine, logger: logger)
+        let metrics = MetricsExporter.start(bootstrap.settings, logger: logger)
+        metrics?.prime(engine.state.load())
+        let daemon = SyncDaemon(bootstrap: bootstrap, engine: engine, logger: logger, metrics: metrics)
         var quiet = logger
         quiet.logLevel = .error
         let group = ServiceGroup(

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/../.."
 DEB=$(make -s deb | tail -1)
 echo "built $DEB"
 CONTENTS=$(dpkg-deb -c "$DEB")
-for path in ./usr/bin/gocd-proxy-sync ./lib/systemd/system/gocd-proxy-sync.service ./etc/gocd-proxy-sync/config.toml; do
+for path in ./usr/bin/gocd-proxy-sync ./lib/systemd/system/gocd-proxy-sync.service ./etc/gocd-proxy-sync/config.toml \
+    ./usr/share/doc/gocd-proxy-sync/prometheus/gocd-proxy-sync.rules.yml; do
     echo "$CONTENTS" | grep -q " $path\$" || { echo "FAIL: $path missing from $DEB"; exit 1; }
 done
 [ "$(dpkg-deb -f "$DEB" Package)" = gocd-proxy-sync ] || { echo "FAIL: Package"; exit 1; }

@@ -17,11 +17,17 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
     /// Half of `$WATCHDOG_USEC`, when systemd wants pings.
     let watchdogInterval: Duration?
     var lastChangeEpoch: Int64?
+    /// `[metrics] textfile`: written after every cycle; nil when metrics are off.
+    var metrics: MetricsExporter?
+    /// When the cycle in progress started (monotonic seconds), for the apply-duration histogram.
+    var cycleStartedAt = 0.0
 
-    public init(bootstrap: Bootstrap, engine: SyncEngine, logger: Logger) {
+    /// `metrics`, when given, is told about every finished cycle and times the engine's GoCD requests.
+    public init(bootstrap: Bootstrap, engine: SyncEngine, logger: Logger, metrics: MetricsExporter? = nil) {
         self.bootstrap = bootstrap
-        self.engine = engine
+        self.engine = metrics?.instrument(engine) ?? engine
         self.logger = logger
+        self.metrics = metrics
         self.notifier = SystemdNotifier(environment: bootstrap.environment)
         if let text = bootstrap.environment["WATCHDOG_USEC"], let usec = Int64(text), usec > 0 {
             watchdogInterval = .microseconds(usec / 2)
@@ -56,11 +62,15 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
     }
 
     public func cycle() async -> CycleOutcome {
-        await engine.runCycle(dryRun: false, now: WallClock.now())
+        cycleStartedAt = Monotonic.seconds()
+        return await engine.runCycle(dryRun: false, now: WallClock.now())
     }
 
     public func cycleFinished(_ outcome: CycleOutcome, nextDelaySeconds: Double, first: Bool) {
         let now = WallClock.now()
+        metrics?.cycleFinished(
+            outcome, state: engine.state.load(), now: now, cycleSeconds: Monotonic.seconds() - cycleStartedAt,
+            certificate: bootstrap.settings.proxy.tlsCertificate)
         if case .applied = outcome { lastChangeEpoch = now.epochSeconds }
         let status = statusLine(outcome, delay: nextDelaySeconds, now: now)
         if first {
@@ -85,6 +95,7 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
             }
             engine = try fresh.makeEngine(logger: logger)
             bootstrap = fresh
+            updateMetrics(fresh.settings)
             fresh.warnAtStart(logger)
             logger.notice("configuration re-read", metadata: ["event": "config_reloaded", "config": "\(fresh.configPath)"])
         } catch {
@@ -94,6 +105,20 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
         }
         notifier.notify("READY=1")
         return (bootstrap.settings.sync.intervalSeconds, bootstrap.settings.sync.maxBackoffSeconds)
+    }
+
+    /// SIGHUP: metrics follow `[metrics] textfile`; turned on now, swift-metrics is bootstrapped now (still once).
+    func updateMetrics(_ settings: Settings) {
+        if let metrics {
+            let wasOff = metrics.textfile == nil
+            metrics.retarget(settings.metrics.textfile)
+            // Nothing was recorded while off: start again from the state file.
+            if wasOff, metrics.textfile != nil { metrics.prime(engine.state.load()) }
+        } else if let started = MetricsExporter.start(settings, logger: logger) {
+            started.prime(engine.state.load())
+            metrics = started
+        }
+        if let metrics, metrics.textfile != nil { engine = metrics.instrument(engine) }
     }
 
     func statusLine(_ outcome: CycleOutcome, delay: Double, now: Timestamp) -> String {
