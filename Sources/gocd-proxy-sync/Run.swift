@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import Logging
 import ProxySyncCore
 import ProxySyncSystem
@@ -30,9 +31,16 @@ struct Run: AsyncParsableCommand {
         let daemon = SyncDaemon(bootstrap: bootstrap, engine: engine, logger: logger, metrics: metrics)
         var quiet = logger
         quiet.logLevel = .error
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet))
+        let group = ServiceGroup(configuration: .init(services: [.init(service: daemon)], logger: quiet))
+        // SIGTERM/SIGINT end the service group gracefully; SIGHUP rings the daemon's doorbell.
+        let watcher = SignalWatcher([SIGTERM, SIGINT, SIGHUP]) { signal in
+            if signal == SIGHUP {
+                daemon.hangUp()
+            } else {
+                Task { await group.triggerGracefulShutdown() }
+            }
+        }
+        defer { withExtendedLifetime(watcher) {} }
         try await group.run()
     }
 }

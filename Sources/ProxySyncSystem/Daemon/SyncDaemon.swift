@@ -2,7 +2,6 @@ import Glibc
 import Logging
 import ProxySyncCore
 import ServiceLifecycle
-import UnixSignals
 
 /// `run`: cycles forever as a ServiceLifecycle service.
 ///
@@ -36,13 +35,14 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
         }
     }
 
-    public func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup)
+    /// SIGHUP: re-read the config and sync at once (the caller's ``SignalWatcher`` calls this).
+    public func hangUp() {
         let doorbell = self.doorbell
-        let hupTask = Task {
-            for await _ in signals { await doorbell.ring(.reload) }
-        }
-        defer { hupTask.cancel() }
+        Task { await doorbell.ring(.reload) }
+    }
+
+    public func run() async throws {
+        let doorbell = self.doorbell
         await withGracefulShutdownHandler {
             await loop()
         } onGracefulShutdown: {
