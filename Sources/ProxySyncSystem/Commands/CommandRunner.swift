@@ -20,7 +20,8 @@ public enum CommandRunner {
         }
     }
 
-    /// Variables of the daemon's own that a command must not see (SPEC §5b).
+    /// Variables of the daemon's own that a command must not see (SPEC §5b); ``Failpoint/variable`` among them,
+    /// so a fault point armed for the daemon never fires in a command it runs.
     static let privateVariables: Set<String> = [
         "CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID",
         "LISTEN_FDNAMES", "GOCD_PROXY_SYNC_FAILPOINT",
@@ -160,10 +161,14 @@ public struct CommandProxyControl: ProxyControl {
     }
 
     public func test() async -> CommandResult {
-        await CommandRunner.run(settings.testCommand, timeoutSeconds: settings.commandTimeoutSeconds)
+        let result = await CommandRunner.run(settings.testCommand, timeoutSeconds: settings.commandTimeoutSeconds)
+        Failpoint.hit("after-test")
+        return result
     }
 
     public func reload() async -> CommandResult {
-        await CommandRunner.run(settings.reloadCommand, timeoutSeconds: settings.commandTimeoutSeconds)
+        let result = await CommandRunner.run(settings.reloadCommand, timeoutSeconds: settings.commandTimeoutSeconds)
+        Failpoint.hit("after-reload")
+        return result
     }
 }

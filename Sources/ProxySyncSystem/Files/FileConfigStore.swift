@@ -22,6 +22,7 @@ public struct FileConfigStore: ConfigStore {
     }
 
     public func backup(_ bytes: [UInt8]) throws(StoreError) -> String {
+        Failpoint.hit("before-backup")
         try Posix.makeDirectories(backupDirectory, mode: 0o700)
         let stamp = WallClock.iso8601(WallClock.now().epochSeconds, compact: true)
         let base = Posix.basename(output)
@@ -40,6 +41,7 @@ public struct FileConfigStore: ConfigStore {
         }
         fsync(fd)
         prune(base: base)
+        Failpoint.hit("after-backup")
         return path
     }
 
@@ -53,7 +55,7 @@ public struct FileConfigStore: ConfigStore {
             throw StoreError("refusing to write \(output): \(problem)")
         }
         if let bytes {
-            installed.set(try AtomicFile.write(bytes, to: output))
+            installed.set(try AtomicFile.write(bytes, to: output, label: "output"))
         } else {
             try AtomicFile.remove(output, expecting: installed.get())
             installed.set(nil)

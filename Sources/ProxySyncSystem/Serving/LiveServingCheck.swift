@@ -173,6 +173,7 @@ public struct LiveServingCheck: ServingCheck {
     // MARK: confirmation
 
     public func confirm(_ plan: ProxyPlan, generation: String?) async -> Confirmation {
+        defer { Failpoint.hit("after-confirm") }
         let start = Monotonic.seconds()
         let deadline = start + settings.confirmTimeoutSeconds
         var pending: [(Listener, String)] = []
