@@ -457,6 +457,11 @@ public struct SyncEngine: Sendable {
             }
         } else if pending.backupPath == nil || previous != nil {
             restore(previous, backupPath: pending.backupPath, state: &current)
+        } else {
+            log(
+                .critical,
+                "the file on disk fails the proxy's config test and the backup of the previous file cannot be read: restore it by hand",
+                "proxy_broken", ["backup": "\(pending.backupPath ?? "none")", "output": "\(test.output)"])
         }
         current.applyInProgress = nil
         try? state.save(current)
