@@ -95,6 +95,20 @@ fi
 exec "$@"
 """
 
+NOTES = """Random-instant kills count only when the run was still alive after the delay ("not reached": it had
+finished). Before each run the campaign waits for nginx's workers of earlier configurations to exit: while
+one still holds its listening socket, a reload back to its port fails to bind (nginx keeps the configuration
+it has) and that old worker, whose file had the same text, answers the generation probe with the same
+digest, so confirmation can be fooled after a fast back-and-forth change. That is a limit of confirmation
+(the generation names the text, not the load), found by this campaign and not fixed here.
+
+Found and fixed by the campaign: a killed state write left its temporary file in the state directory; a
+holderless listening socket of an exiting old worker made the pre-flight refuse a port (exit 4); an apply
+finished at start-up left the record (last written digest, last applied site URL) on the previous file;
+backups were pruned by name, so with several in one second the one an interrupted apply needed could be
+deleted and the next run kept a file that fails the config test (exit 0).
+"""
+
 PRINT_LOCK = threading.Lock()
 
 
@@ -438,6 +452,7 @@ def main():
             "",
             f"**{summary}**" + (f"; never reached: {', '.join(missing)}" if missing else ""),
             "",
+            NOTES,
         ]
         Path(args.report).write_text("\n".join(text))
     sys.exit(1 if broken or missing else 0)
