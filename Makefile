@@ -4,7 +4,7 @@ BIN := .build/debug/gocd-proxy-sync
 PYTEST := python3 -m pytest
 KEEP ?= 0
 
-.PHONY: build release test unit integration demo deb bench clean
+.PHONY: build release test unit integration crash-campaign demo deb bench clean
 
 build:
 	$(SWIFT) build
@@ -12,16 +12,25 @@ build:
 release:
 	$(SWIFT) build -c release --static-swift-stdlib
 
-# Unit tests of the pure core, then the integration tests against the real binary, nginx and apache2.
+# Unit tests of the pure core, then the integration tests against the real binary, nginx and apache2, then a
+# short crash campaign (every step of an apply killed once or so, about 40 SIGKILLs).
 test: build
 	$(SWIFT) test
 	$(PYTEST) -q Tests/integration
+	python3 Tests/crash/campaign.py --short --reps 1 --random 6
 
 unit:
 	$(SWIFT) test
 
 integration: build
 	$(PYTEST) -q Tests/integration
+
+# SIGKILLs at every fault point of an apply (debug build), CRASH_REPS times each, and CRASH_RANDOM at random
+# instants, against a real nginx; writes Benchmarks/crash-campaign.md.
+CRASH_REPS ?= 5
+CRASH_RANDOM ?= 30
+crash-campaign: build
+	python3 Tests/crash/campaign.py --reps $(CRASH_REPS) --random $(CRASH_RANDOM) --report Benchmarks/crash-campaign.md
 
 clean:
 	rm -rf .build dist

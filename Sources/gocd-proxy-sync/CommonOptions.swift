@@ -49,7 +49,7 @@ extension CommonOptions {
     }
 
     /// Takes the state-directory lock (exit 8 when held, 7 when unusable) and removes temporary files a
-    /// crashed run left beside the output. Keep the returned lock alive while working.
+    /// crashed run left beside the output and beside `state.json`. Keep the returned lock alive while working.
     func takeLock(_ bootstrap: Bootstrap, _ logger: Logger) throws -> StateLock {
         let lock: StateLock
         do {
@@ -62,7 +62,10 @@ extension CommonOptions {
             logger.error("cannot use the state directory", metadata: ["event": "write_failed", "error": "\(error)"])
             throw ExitCode(7)
         }
-        let stale = AtomicFile.removeStaleTemporaries(near: bootstrap.settings.proxy.output)
+        // Beside the output, and beside state.json (a state write killed before its rename leaves one there).
+        let stale =
+            AtomicFile.removeStaleTemporaries(near: bootstrap.settings.proxy.output)
+            + AtomicFile.removeStaleTemporaries(near: JSONStateStore(stateDir: bootstrap.settings.sync.stateDir).path)
         if !stale.isEmpty {
             logger.notice(
                 "removed temporary files left by an interrupted run",

@@ -139,6 +139,21 @@ struct SyncEngineTests {
         #expect(store.text?.hasPrefix(Renderers.headerLine) == true)
     }
 
+    @Test func anApplyFinishedAtStartIsRecorded() async {
+        // Killed after the new file was swapped in, before the outcome was recorded: the record still names
+        // the previous site URL and bytes; start-up finishes the apply, and the record follows the file.
+        let (engine, _, store, _, state) = make(urls)
+        _ = await engine.runCycle(dryRun: false, now: now)
+        let written = Array(store.text!.utf8)
+        state.state.lastAppliedSiteURL = "http://old.example.com"
+        state.state.lastWrittenDigest = "0123456789abcdef"
+        state.state.applyInProgress = .init(backupPath: nil, startedAt: "earlier")
+        #expect(await engine.runCycle(dryRun: false, now: now) == .unchanged)
+        #expect(state.state.applyInProgress == nil)
+        #expect(state.state.lastWrittenDigest == Digest.fnv1a64Hex(written))
+        #expect(state.state.lastAppliedSiteURL == urls.siteURL)
+    }
+
     // MARK: only what is served counts (SPEC §5a)
 
     @Test func aReloadThatChangesNothingIsRolledBackWithExit10() async {

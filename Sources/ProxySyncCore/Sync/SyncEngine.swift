@@ -113,7 +113,12 @@ public struct SyncEngine: Sendable {
         }
         if installed == newBytes {
             if dryRun { return .dryRun(semanticDiff: "no change", unifiedDiff: "", changePending: false) }
-            if current.lastWrittenDigest == nil { current.lastWrittenDigest = Digest.fnv1a64Hex(newBytes) }
+            // The file in place is this rendering, so the record says so, also when the apply that wrote it
+            // was killed before recording it (and finished at start-up) or the record was lost.
+            current.lastWrittenDigest = Digest.fnv1a64Hex(newBytes)
+            if current.lastAppliedSiteURL != plan.siteURL || current.lastAppliedSecureSiteURL != plan.secureSiteURL {
+                rememberApplied(plan, in: &current, now: now)
+            }
             if current.reloadOwed { return await retryReload(&current, plan: plan, text: text, now: now) }
             if memory.certificatesDue(day: now.day) {
                 warnOnce(await serving.certificateNotices(plan), state: &current, now: now)
@@ -452,6 +457,11 @@ public struct SyncEngine: Sendable {
             }
         } else if pending.backupPath == nil || previous != nil {
             restore(previous, backupPath: pending.backupPath, state: &current)
+        } else {
+            log(
+                .critical,
+                "the file on disk fails the proxy's config test and the backup of the previous file cannot be read: restore it by hand",
+                "proxy_broken", ["backup": "\(pending.backupPath ?? "none")", "output": "\(test.output)"])
         }
         current.applyInProgress = nil
         try? state.save(current)

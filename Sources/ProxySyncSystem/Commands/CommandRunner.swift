@@ -14,7 +14,8 @@ public enum CommandRunner {
         await Blocking.run { runBlocking(argv, timeoutSeconds: timeoutSeconds) }
     }
 
-    /// Variables of the daemon's own that a command must not see (SPEC §5b).
+    /// Variables of the daemon's own that a command must not see (SPEC §5b); ``Failpoint/variable`` among them,
+    /// so a fault point armed for the daemon never fires in a command it runs.
     static let privateVariables: Set<String> = [
         "CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID",
         "LISTEN_FDNAMES", "GOCD_PROXY_SYNC_FAILPOINT",
@@ -155,6 +156,7 @@ public struct CommandProxyControl: ProxyControl {
 
     public func test() async -> CommandResult {
         var result = await CommandRunner.run(settings.testCommand, timeoutSeconds: settings.commandTimeoutSeconds)
+        Failpoint.hit("after-test")
         // NGINX ignores the second server block that claims a name on the same address and port, and only warns:
         // for this program that is a failed test (SPEC §5b), since another site's traffic would be at stake.
         if result.succeeded, result.output.contains("conflicting server name") {
@@ -165,6 +167,8 @@ public struct CommandProxyControl: ProxyControl {
     }
 
     public func reload() async -> CommandResult {
-        await CommandRunner.run(settings.reloadCommand, timeoutSeconds: settings.commandTimeoutSeconds)
+        let result = await CommandRunner.run(settings.reloadCommand, timeoutSeconds: settings.commandTimeoutSeconds)
+        Failpoint.hit("after-reload")
+        return result
     }
 }

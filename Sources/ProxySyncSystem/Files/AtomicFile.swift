@@ -11,9 +11,14 @@ public enum AtomicFile {
     /// Atomically replaces `path` with `bytes`, keeping the mode, owner and SELinux label of the file
     /// it replaces (0644 root for a new file). A symlink at `path` is kept: its target is replaced.
     ///
+    /// `label` names its fault points in debug builds (``Failpoint``): `<label>-after-temp-write`,
+    /// `-after-fsync`, `-after-rename`, `-after-dir-fsync`.
+    ///
     /// - Throws: ``StoreError``; the temporary file is removed on every failure path.
     @discardableResult
-    public static func write(_ bytes: [UInt8], to path: String) throws(StoreError) -> FileIdentity? {
+    public static func write(_ bytes: [UInt8], to path: String, label: String = "output") throws(StoreError)
+        -> FileIdentity?
+    {
         let target = Posix.resolveSymlinks(path)
         let directory = Posix.dirname(target)
         // A name taken by something this program cannot remove (a directory, say) is skipped, not fatal.
@@ -34,6 +39,7 @@ public enum AtomicFile {
         do {
             defer { close(fd) }
             if let code = Posix.writeAll(fd, bytes) { throw Posix.failure("write", temp, code) }
+            Failpoint.hit("\(label)-after-temp-write")
             var existing = stat()
             if stat(target, &existing) == 0 {
                 fchmod(fd, existing.st_mode & 0o7777)
@@ -45,12 +51,15 @@ public enum AtomicFile {
                 fchmod(fd, 0o644)
             }
             if fsync(fd) != 0 { throw Posix.failure("flush", temp) }
+            Failpoint.hit("\(label)-after-fsync")
         }
         var written = stat()
         let hasIdentity = lstat(temp, &written) == 0
         if rename(temp, target) != 0 { throw Posix.failure("replace", target) }
         ok = true
+        Failpoint.hit("\(label)-after-rename")
         Posix.fsyncDirectory(directory)
+        Failpoint.hit("\(label)-after-dir-fsync")
         return hasIdentity ? FileIdentity(written) : nil
     }
 

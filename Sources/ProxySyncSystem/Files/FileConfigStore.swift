@@ -22,14 +22,18 @@ public struct FileConfigStore: ConfigStore {
     }
 
     public func backup(_ bytes: [UInt8]) throws(StoreError) -> String {
+        Failpoint.hit("before-backup")
         try Posix.makeDirectories(backupDirectory, mode: 0o700)
         let stamp = WallClock.iso8601(WallClock.now().epochSeconds, compact: true)
         let base = Posix.basename(output)
-        var path = "\(backupDirectory)/\(base).\(stamp).bak"
-        var counter = 1
+        // A later backup of the same second gets the next counter (`-2`, `-3`, …), never a pruned one's.
+        var counter = (backupNames(base: base).compactMap { Self.order($0, base: base) }.filter { $0.stamp == stamp }
+            .map(\.counter).max() ?? 0) + 1
+        func name() -> String { "\(backupDirectory)/\(base).\(stamp)\(counter == 1 ? "" : "-\(counter)").bak" }
+        var path = name()
         while access(path, F_OK) == 0 {
             counter += 1
-            path = "\(backupDirectory)/\(base).\(stamp)-\(counter).bak"
+            path = name()
         }
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Posix.failure("write the backup", path) }
@@ -39,7 +43,8 @@ public struct FileConfigStore: ConfigStore {
             throw Posix.failure("write the backup", path, code)
         }
         fsync(fd)
-        prune(base: base)
+        prune(base: base, keeping: path)
+        Failpoint.hit("after-backup")
         return path
     }
 
@@ -53,16 +58,28 @@ public struct FileConfigStore: ConfigStore {
             throw StoreError("refusing to write \(output): \(problem)")
         }
         if let bytes {
-            installed.set(try AtomicFile.write(bytes, to: output))
+            installed.set(try AtomicFile.write(bytes, to: output, label: "output"))
         } else {
             try AtomicFile.remove(output, expecting: installed.get())
             installed.set(nil)
         }
     }
 
-    /// Keeps the newest ``keep`` backups of this output; names sort by time.
-    func prune(base: String) {
-        guard let dir = opendir(backupDirectory) else { return }
+    /// Keeps the newest ``keep`` backups of this output (and always `keeping`, the one just written), in
+    /// the order they were made: by time stamp, then counter. (By name alone `-10` sorts before `-2` and
+    /// `-2` before the second's first backup, which once pruned the backup an interrupted apply needed.)
+    func prune(base: String, keeping: String) {
+        let names = backupNames(base: base).compactMap { name in Self.order(name, base: base).map { (name, $0) } }
+        let sorted = names.sorted { ($0.1.stamp, $0.1.counter) < ($1.1.stamp, $1.1.counter) }.map(\.0)
+        for name in sorted.dropLast(keep) where "\(backupDirectory)/\(name)" != keeping {
+            unlink("\(backupDirectory)/\(name)")
+        }
+    }
+
+    /// The names of this output's backups, in no order.
+    func backupNames(base: String) -> [String] {
+        guard let dir = opendir(backupDirectory) else { return [] }
+        defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
@@ -70,8 +87,18 @@ public struct FileConfigStore: ConfigStore {
             }
             if name.hasPrefix(base + ".") && name.hasSuffix(".bak") { names.append(name) }
         }
-        closedir(dir)
-        for name in names.sorted().dropLast(keep) { unlink("\(backupDirectory)/\(name)") }
+        return names
+    }
+
+    /// `<base>.<stamp>.bak` → (stamp, 1); `<base>.<stamp>-<n>.bak` → (stamp, n); nil for other names.
+    static func order(_ name: String, base: String) -> (stamp: String, counter: Int)? {
+        guard name.hasPrefix(base + "."), name.hasSuffix(".bak") else { return nil }
+        let middle = name.dropFirst(base.count + 1).dropLast(4)
+        guard !middle.isEmpty else { return nil }
+        if let dash = middle.lastIndex(of: "-"), let counter = Int(middle[middle.index(after: dash)...]) {
+            return (String(middle[..<dash]), counter)
+        }
+        return (String(middle), 1)
     }
 }
 

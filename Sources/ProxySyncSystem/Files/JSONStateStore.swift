@@ -39,7 +39,7 @@ public final class JSONStateStore: StateStore, @unchecked Sendable {
 
     public func save(_ state: SyncState) throws(StoreError) {
         try Posix.makeDirectories(Posix.dirname(path), mode: 0o750)
-        try AtomicFile.write(Array(state.json.serialized().utf8) + [0x0A], to: path)
+        try AtomicFile.write(Array(state.json.serialized().utf8) + [0x0A], to: path, label: "state")
         cached.withLock { $0 = state }
     }
 }

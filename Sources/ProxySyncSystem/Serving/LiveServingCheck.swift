@@ -82,6 +82,9 @@ public struct LiveServingCheck: ServingCheck {
         }
         guard !conflicts.isEmpty else { return [] }
         let holders = ListeningSockets.holders(of: Set(conflicts.map(\.2.inode)))
+        // A socket with no holder may have closed while /proc was read (an old worker of the proxy exiting
+        // after a reload): only one still listed after the holders were looked for is held by someone unseen.
+        var stillListening: Set<UInt64>?
         let proxyPorts = currentProxyPorts()
         var refusals: [Refusal] = []
         var refused: Set<Int> = []
@@ -92,6 +95,8 @@ public struct LiveServingCheck: ServingCheck {
             let wantedText = address.map { "\($0):\(listener.port)" } ?? "port \(listener.port) on all addresses"
             if held.isEmpty {
                 if proxyPorts.contains(listener.port) { continue }
+                if stillListening == nil { stillListening = Set(ListeningSockets.all().map(\.inode)) }
+                if stillListening?.contains(socket.inode) == false { continue }
                 refusals.append(
                     Refusal(
                         listener: listener.origin,
@@ -171,6 +176,7 @@ public struct LiveServingCheck: ServingCheck {
     // MARK: confirmation
 
     public func confirm(_ plan: ProxyPlan, generation: String?) async -> Confirmation {
+        defer { Failpoint.hit("after-confirm") }
         let start = Monotonic.seconds()
         let deadline = start + settings.confirmTimeoutSeconds
         var pending: [(Listener, String)] = []
