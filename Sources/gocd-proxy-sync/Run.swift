@@ -1,5 +1,4 @@
 import ArgumentParser
-import Glibc
 import Logging
 import ProxySyncCore
 import ProxySyncSystem
@@ -31,16 +30,9 @@ struct Run: AsyncParsableCommand {
         let daemon = SyncDaemon(bootstrap: bootstrap, engine: engine, logger: logger, metrics: metrics)
         var quiet = logger
         quiet.logLevel = .error
-        let group = ServiceGroup(configuration: .init(services: [.init(service: daemon)], logger: quiet))
-        // SIGTERM/SIGINT end the service group gracefully; SIGHUP rings the daemon's doorbell.
-        let watcher = SignalWatcher([SIGTERM, SIGINT, SIGHUP]) { signal in
-            if signal == SIGHUP {
-                daemon.hangUp()
-            } else {
-                Task { await group.triggerGracefulShutdown() }
-            }
-        }
-        defer { withExtendedLifetime(watcher) {} }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet))
         try await group.run()
     }
 }

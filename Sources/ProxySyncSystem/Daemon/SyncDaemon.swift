@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import ProxySyncCore
 import ServiceLifecycle
+import UnixSignals
 
 /// `run`: cycles forever as a ServiceLifecycle service.
 ///
@@ -35,14 +36,13 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
         }
     }
 
-    /// SIGHUP: re-read the config and sync at once (the caller's ``SignalWatcher`` calls this).
-    public func hangUp() {
-        let doorbell = self.doorbell
-        Task { await doorbell.ring(.reload) }
-    }
-
     public func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
         let doorbell = self.doorbell
+        let hupTask = Task {
+            for await _ in signals { await doorbell.ring(.reload) }
+        }
+        defer { hupTask.cancel() }
         await withGracefulShutdownHandler {
             await loop()
         } onGracefulShutdown: {
