@@ -100,3 +100,39 @@ def test_check_names_every_missing_apache_module(tmp_path, standin, certs):
     assert "FAIL: Apache modules missing: headers, ssl: run a2enmod headers ssl" in r.stdout, r.stdout
     r = run("once", "--config", str(cfg))
     assert r.returncode == 5 and "a2enmod headers ssl" in r.stderr, r.stderr
+
+
+def test_without_a_listen_address_nginx_serves_ipv6_too(nginx_setup):
+    s = nginx_setup
+    text = s["cfg"].read_text()
+    s["cfg"].write_text(text.replace('listen_address = "127.0.0.1"\n', ""))
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    conf = s["output"].read_text()
+    assert f"listen [::]:{s['https_port']} ssl http2;" in conf, conf
+    import http.client
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection("::1", s["https_port"], timeout=5, context=ctx)
+    conn.request("GET", "/go/pipelines", headers={"Host": "gocd.test"})
+    assert conn.getresponse().status == 200, "served on [::1]"
+
+
+def test_the_older_httpd_websocket_form_works_on_a_real_httpd(tmp_path, standin, apache, certs):
+    """httpd before 2.4.47 gets mod_rewrite's websocket form; 2.4.71 still understands it, so run it for real."""
+    from conftest import websocket_upgrade
+    import os
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "apache2").write_text('#!/bin/sh\n[ "$1" = -v ] && { echo "Server version: Apache/2.4.37 (Red Hat Enterprise Linux)"; '
+                                  'exit 0; }\nexec /usr/sbin/apache2 "$@"\n')
+    (fake / "apache2").chmod(0o755)
+    s = proxied_setup(tmp_path, standin, apache, certs, kind="apache", extra_proxy="apache_listen_ports = []")
+    r = run("once", "--config", str(s["cfg"]), env={"PATH": f"{fake}:{os.environ['PATH']}"})
+    assert r.returncode == 0, r.stderr
+    conf = s["output"].read_text()
+    assert "upgrade=websocket" not in conf and "RewriteCond %{HTTP:Upgrade} =websocket [NC]" in conf
+    wait_for(lambda: http_get(s["https_port"], "/go", host="gocd.test", https=True)[0] == 200, what="served")
+    answer = websocket_upgrade(s["https_port"], f"gocd.test:{s['https_port']}")
+    assert answer.startswith("HTTP/1.1 101"), answer
