@@ -30,7 +30,7 @@ struct CommonOptions: ParsableArguments {
         do {
             return try Bootstrap(configOption: config)
         } catch {
-            logger.error("invalid configuration", metadata: ["event": "config_invalid", "error": "\(error)"])
+            logger.error("invalid configuration", metadata: ["event": Event.configInvalid.value, "error": "\(error)"])
             throw ExitCode(2)
         }
     }
@@ -43,7 +43,7 @@ extension CommonOptions {
         do {
             return (bootstrap, try bootstrap.makeEngine(logger: logger))
         } catch {
-            logger.error("invalid configuration", metadata: ["event": "config_invalid", "error": "\(error)"])
+            logger.error("invalid configuration", metadata: ["event": Event.configInvalid.value, "error": "\(error)"])
             throw ExitCode(2)
         }
     }
@@ -56,10 +56,12 @@ extension CommonOptions {
             lock = try StateLock(stateDir: bootstrap.settings.sync.stateDir)
         } catch {
             if case .held = error {
-                logger.error("another instance is running", metadata: ["event": "write_failed", "error": "\(error)"])
+                logger.error(
+                    "another gocd-proxy-sync is running (probably the service): use systemctl reload gocd-proxy-sync to sync now",
+                    metadata: ["event": Event.lockHeld.value, "error": "\(error)"])
                 throw ExitCode(8)
             }
-            logger.error("cannot use the state directory", metadata: ["event": "write_failed", "error": "\(error)"])
+            logger.error("cannot use the state directory", metadata: ["event": Event.writeFailed.value, "error": "\(error)"])
             throw ExitCode(7)
         }
         // Beside the output, and beside state.json (a state write killed before its rename leaves one there).
@@ -69,7 +71,7 @@ extension CommonOptions {
         if !stale.isEmpty {
             logger.notice(
                 "removed temporary files left by an interrupted run",
-                metadata: ["event": "started", "files": "\(stale.joined(separator: ","))"])
+                metadata: ["event": Event.started.value, "files": "\(stale.joined(separator: ","))"])
         }
         return lock
     }

@@ -26,27 +26,27 @@ struct Render: AsyncParsableCommand {
             do {
                 (source, _, _) = try bootstrap.makeSource()
             } catch {
-                logger.error("invalid configuration", metadata: ["event": "config_invalid", "error": "\(error)"])
+                logger.error("invalid configuration", metadata: ["event": Event.configInvalid.value, "error": "\(error)"])
                 throw ExitCode(2)
             }
             do {
                 urls = try await source.fetchSiteURLs()
             } catch {
-                logger.error("GoCD did not answer with site URLs", metadata: ["event": "gocd_error", "error": "\(error)"])
+                logger.error("GoCD did not answer with site URLs", metadata: ["event": Event.gocdError.value, "error": "\(error)"])
                 throw ExitCode(3)
             }
         }
         do {
             switch try PlanDeriver.derive(urls, settings: bootstrap.settings.proxy) {
             case .nothingToDerive:
-                logger.warning("both site URLs are unset: nothing to render", metadata: ["event": "unchanged"])
+                logger.warning("both site URLs are unset: nothing to render", metadata: ["event": Event.unchanged.value])
             case .plan(let plan):
                 for warning in plan.warnings { logger.warning("\(warning)") }
                 // Offline: what the certificate pre-flight would refuse is only a warning here.
                 let certificates = LiveServingCheck(settings: bootstrap.settings.proxy).certificateFindings(plan)
                 for refusal in certificates.refusals {
                     logger.warning(
-                        "a sync would refuse this plan: \(refusal)", metadata: ["event": "rejected", "listener": "\(refusal.listener)"])
+                        "a sync would refuse this plan: \(refusal)", metadata: ["event": Event.rejected.value, "listener": "\(refusal.listener)"])
                 }
                 for notice in certificates.notices {
                     logger.warning("\(notice.message)", metadata: ["event": "\(notice.event)"])
@@ -57,12 +57,12 @@ struct Render: AsyncParsableCommand {
             logger.error(
                 "site URL rejected",
                 metadata: [
-                    "event": "rejected", "field": "\(rejection.field)", "value": "\(rejection.value)",
+                    "event": Event.rejected.value, "field": "\(rejection.field)", "value": "\(rejection.value)",
                     "reason": "\(rejection.reason)",
                 ])
             throw ExitCode(4)
         } catch {
-            logger.error("refusing to render", metadata: ["event": "rejected", "reason": "\(error)"])
+            logger.error("refusing to render", metadata: ["event": Event.rejected.value, "reason": "\(error)"])
             throw ExitCode(4)
         }
     }

@@ -17,9 +17,9 @@ struct Run: AsyncParsableCommand {
         let lock = try options.takeLock(bootstrap, logger)
         defer { withExtendedLifetime(lock) {} }
         logger.notice(
-            "started",
+            "the daemon is running",
             metadata: [
-                "event": "started", "version": "\(Version.string)", "config": "\(bootstrap.configPath)",
+                "event": Event.started.value, "version": "\(Version.string)", "config": "\(bootstrap.configPath)",
                 "gocd": "\(bootstrap.settings.gocd.serverURL)", "output": "\(bootstrap.settings.proxy.output)",
                 "kind": "\(bootstrap.settings.proxy.kind.rawValue)",
                 "interval_seconds": "\(bootstrap.settings.sync.intervalSeconds)",

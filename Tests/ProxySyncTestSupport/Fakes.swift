@@ -133,6 +133,6 @@ public final class FakeServing: ServingCheck, @unchecked Sendable {
     public func diagnose(testOutput: String) async -> String? { nil }
 
     public func certificateNotices(_ plan: ProxyPlan) async -> [Notice] {
-        notices.filter { $0.event == "certificate_expiring" }
+        notices.filter { $0.event == .certificateExpiring }
     }
 }

@@ -27,19 +27,18 @@ public enum CycleOutcome: Equatable, Sendable {
     }
 
     /// The event name (SPEC §6) that best summarises the outcome.
-    public var event: String {
+    /// A dry run changes nothing and is never recorded; it counts as `unchanged`.
+    public var event: Event {
         switch self {
-        case .unchanged: "unchanged"
-        case .applied: "applied"
-        case .dryRun: "dry_run"
-        case .nothingToDerive: "unchanged"
-        case .gocdError: "gocd_error"
-        case .rejected: "rejected"
-        case .testFailed: "test_failed"
-        case .reloadFailed: "reload_failed"
-        case .writeFailed: "write_failed"
-        case .proxyBroken: "proxy_broken"
-        case .notServing: "not_serving"
+        case .unchanged, .dryRun, .nothingToDerive: .unchanged
+        case .applied: .applied
+        case .gocdError: .gocdError
+        case .rejected: .rejected
+        case .testFailed: .testFailed
+        case .reloadFailed: .reloadFailed
+        case .writeFailed: .writeFailed
+        case .proxyBroken: .proxyBroken
+        case .notServing: .notServing
         }
     }
 

@@ -79,13 +79,13 @@ public struct Refusal: Equatable, Sendable, CustomStringConvertible {
 
 /// Something worth a warning that does not stop the plan.
 public struct Notice: Equatable, Sendable {
-    public var event: String
+    public var event: Event
     public var message: String
     public var metadata: [String: String]
     /// Identifies what the notice is about, for rate limiting (e.g. a certificate's path).
     public var subject: String?
 
-    public init(event: String, message: String, metadata: [String: String] = [:], subject: String? = nil) {
+    public init(event: Event, message: String, metadata: [String: String] = [:], subject: String? = nil) {
         self.event = event
         self.message = message
         self.metadata = metadata

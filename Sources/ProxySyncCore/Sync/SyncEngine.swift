@@ -27,9 +27,9 @@ public struct SyncEngine: Sendable {
         self.logger = logger
     }
 
-    func log(_ level: Logger.Level, _ message: Logger.Message, _ event: String, _ metadata: Logger.Metadata = [:]) {
+    func log(_ level: Logger.Level, _ message: Logger.Message, _ event: Event, _ metadata: Logger.Metadata = [:]) {
         var all = metadata
-        all["event"] = .string(event)
+        all["event"] = event.value
         logger.log(level: level, message, metadata: all)
     }
 
@@ -59,7 +59,7 @@ public struct SyncEngine: Sendable {
         do {
             urls = try await source.fetchSiteURLs()
         } catch {
-            log(error.isTransient ? .notice : .error, "GoCD did not answer with site URLs", "gocd_error", ["error": "\(error)"])
+            log(error.isTransient ? .notice : .error, "GoCD did not answer with site URLs", .gocdError, ["error": "\(error)"])
             return .gocdError(error)
         }
         let derivation: Derivation
@@ -67,19 +67,19 @@ public struct SyncEngine: Sendable {
             derivation = try PlanDeriver.derive(urls, settings: settings.proxy)
         } catch {
             log(
-                .error, "site URL rejected; the file in place keeps serving", "rejected",
+                .error, "site URL rejected; the file in place keeps serving", .rejected,
                 ["field": "\(error.field)", "value": "\(error.value)", "reason": "\(error.reason)"])
             return .rejected(error)
         }
         let plan: ProxyPlan
         switch derivation {
         case .nothingToDerive(let warnings):
-            for warning in warnings { log(.warning, "\(warning)", "unchanged") }
+            for warning in warnings { log(.warning, "\(warning)", .unchanged) }
             if !current.bothUnset || dryRun {
                 log(
                     .warning,
                     "GoCD has neither site_url nor secure_site_url set: keeping the current file; set them in GoCD (Admin → Server Configuration)",
-                    "unchanged")
+                    .unchanged)
             }
             if !dryRun { current.bothUnset = true }
             if !dryRun, current.reloadOwed {
@@ -100,7 +100,7 @@ public struct SyncEngine: Sendable {
             text = try Renderers.make(for: settings.proxy).render(plan)
         } catch {
             let rejection = SiteURLRejection(field: "site_url", rawValue: urls.siteURL, reason: "\(error)")
-            log(.error, "site URL rejected; the file in place keeps serving", "rejected", ["reason": "\(error)"])
+            log(.error, "site URL rejected; the file in place keeps serving", .rejected, ["reason": "\(error)"])
             return .rejected(rejection)
         }
         let newBytes = Array(text.utf8)
@@ -108,7 +108,7 @@ public struct SyncEngine: Sendable {
         do {
             installed = try store.readInstalled()
         } catch {
-            log(.error, "cannot read the installed file", "write_failed", ["error": "\(error)"])
+            log(.error, "cannot read the installed file", .writeFailed, ["error": "\(error)"])
             return .writeFailed("\(error)")
         }
         if installed == newBytes {
@@ -124,7 +124,7 @@ public struct SyncEngine: Sendable {
                 warnOnce(await serving.certificateNotices(plan), state: &current, now: now)
             }
             log(
-                .debug, "in sync; nothing to do", "unchanged",
+                .debug, "in sync; nothing to do", .unchanged,
                 ["site_url": "\(plan.siteURL)", "secure_site_url": "\(plan.secureSiteURL)"])
             return .unchanged
         }
@@ -144,8 +144,8 @@ public struct SyncEngine: Sendable {
                 newName: "\(settings.proxy.output) (rendered)")
             return .dryRun(semanticDiff: semantic, unifiedDiff: unified, changePending: true)
         }
-        warnOnce(report.notices.filter { $0.event == "certificate_expiring" }, state: &current, now: now)
-        for notice in report.notices where notice.event != "certificate_expiring" { log(notice) }
+        warnOnce(report.notices.filter { $0.event == .certificateExpiring }, state: &current, now: now)
+        for notice in report.notices where notice.event != .certificateExpiring { log(notice) }
         if let refusal = report.refusals.first { return refuse(refusal, all: report.refusals, plan: plan, urls: urls) }
         return await apply(
             newBytes, previous: installed, plan: plan, text: text, reason: reason, diff: semantic, state: &current, now: now)
@@ -171,7 +171,7 @@ public struct SyncEngine: Sendable {
             field: field.rawValue, rawValue: field == .siteURL ? urls.siteURL : urls.secureSiteURL,
             reason: all.map(\.description).joined(separator: "; "))
         log(
-            .error, "the new plan was refused before anything was written; the file in place keeps serving", "rejected",
+            .error, "the new plan was refused before anything was written; the file in place keeps serving", .rejected,
             ["field": "\(rejection.field)", "value": "\(rejection.value)", "reason": "\(rejection.reason)"])
         return .rejected(rejection)
     }
@@ -200,12 +200,12 @@ public struct SyncEngine: Sendable {
             try store.install(bytes)
         } catch {
             current.applyInProgress = nil
-            log(.error, "cannot write the new file; the previous file is intact", "write_failed", ["error": "\(error)"])
+            log(.error, "cannot write the new file; the previous file is intact", .writeFailed, ["error": "\(error)"])
             return .writeFailed("\(error)")
         }
         current.lastWrittenDigest = Digest.fnv1a64Hex(bytes)
         if reason == "adopt", let backupPath {
-            log(.notice, "adopted a hand-written file; the original was saved", "applied", ["backup": "\(backupPath)"])
+            log(.notice, "adopted a hand-written file; the original was saved", .applied, ["backup": "\(backupPath)"])
         }
         let test = await proxy.test()
         if !test.succeeded {
@@ -217,19 +217,19 @@ public struct SyncEngine: Sendable {
                 log(
                     .critical,
                     "the proxy's config test was already failing before this change; the previous file was restored: fix the proxy configuration",
-                    "proxy_broken",
+                    .proxyBroken,
                     ["test": "\(test.summary)", "output": "\(output)"])
                 return .proxyBroken(output: output)
             }
             let hint = await serving.diagnose(testOutput: output) ?? ModuleHint.hint(for: output, kind: settings.proxy.kind)
             log(
-                .error, "the proxy's config test failed on the new file; the previous file was restored", "test_failed",
+                .error, "the proxy's config test failed on the new file; the previous file was restored", .testFailed,
                 ["test": "\(test.summary)", "output": "\(output)", "hint": "\(hint)", "restored": "\(restored)"])
             return .testFailed(output: output)
         }
-        for warning in plan.warnings { log(.warning, "\(warning)", "applied") }
+        for warning in plan.warnings { log(.warning, "\(warning)", .applied) }
         log(
-            .notice, "applied a new proxy configuration", "applied",
+            .notice, "applied a new proxy configuration", .applied,
             [
                 "reason": "\(reason)", "diff": "\(diff)", "site_url": "\(plan.siteURL)",
                 "secure_site_url": "\(plan.secureSiteURL)", "file": "\(settings.proxy.output)",
@@ -242,7 +242,7 @@ public struct SyncEngine: Sendable {
             rememberApplied(plan, in: &current, now: now)
             log(
                 .error, "the reload command failed; the new file stays in place and the reload will be retried next cycle",
-                "reload_failed",
+                .reloadFailed,
                 ["command": "\(reload.summary)", "output": "\(reload.output)"])
             return .reloadFailed(output: reload.output.isEmpty ? reload.summary : reload.output)
         }
@@ -275,7 +275,7 @@ public struct SyncEngine: Sendable {
         guard settings.proxy.confirmTimeoutSeconds > 0 else {
             current.serving = nil
             log(
-                .info, "the proxy reloaded its configuration (not confirmed: confirm_timeout_seconds = 0)", "reloaded",
+                .info, "the proxy reloaded its configuration (not confirmed: confirm_timeout_seconds = 0)", .reloaded,
                 ["command": "\(settings.proxy.reloadCommand.joined(separator: " "))"])
             return nil
         }
@@ -284,7 +284,7 @@ public struct SyncEngine: Sendable {
             current.serving = true
             current.lastConfirmedAt = now.iso8601
             log(
-                .info, "the proxy serves the new configuration", "reloaded",
+                .info, "the proxy serves the new configuration", .reloaded,
                 [
                     "command": "\(settings.proxy.reloadCommand.joined(separator: " "))",
                     "confirmed_after_ms": "\(Int((confirmation.elapsedSeconds * 1000).rounded()))",
@@ -304,7 +304,7 @@ public struct SyncEngine: Sendable {
         let what = "\(failure.failedListener ?? "a listener"): \(failure.observed)"
         log(
             .error,
-            "the proxy did not serve the new file after the reload; restoring the previous file", "not_serving",
+            "the proxy did not serve the new file after the reload; restoring the previous file", .notServing,
             [
                 "listener": "\(failure.failedListener ?? "")", "got": "\(failure.observed)",
                 "waited_ms": "\(Int((failure.elapsedSeconds * 1000).rounded()))",
@@ -338,12 +338,12 @@ public struct SyncEngine: Sendable {
             log(
                 .critical,
                 "the proxy serves neither the new nor the previous file: \(why); check the proxy's error log and start or restart it (systemctl restart nginx / apache2)",
-                "not_serving", ["listener": "\(failure.failedListener ?? "")", "got": "\(failure.observed)"])
+                .notServing, ["listener": "\(failure.failedListener ?? "")", "got": "\(failure.observed)"])
             return .notServing("\(what); \(why)")
         }
         current.serving = true
         current.lastConfirmedAt = now.iso8601
-        log(.warning, "the proxy serves the previous file again", "rolled_back")
+        log(.warning, "the proxy serves the previous file again", .rolledBack)
         return .notServing("\(what); the previous file was restored and is served")
     }
 
@@ -355,11 +355,11 @@ public struct SyncEngine: Sendable {
             current.lastWrittenDigest = previous.map(Digest.fnv1a64Hex)
             let what = previous == nil ? "removed the new file (there was none before)" : "restored the previous file"
             log(
-                .warning, "rolled back the managed file", "rolled_back", ["what": "\(what)", "backup": "\(backupPath ?? "none")"])
+                .warning, "rolled back the managed file", .rolledBack, ["what": "\(what)", "backup": "\(backupPath ?? "none")"])
             return what
         } catch {
             log(
-                .critical, "could not restore the previous file: restore it by hand from the backup", "write_failed",
+                .critical, "could not restore the previous file: restore it by hand from the backup", .writeFailed,
                 ["error": "\(error)", "backup": "\(backupPath ?? "none")"])
             return "restore failed: \(error)"
         }
@@ -367,11 +367,11 @@ public struct SyncEngine: Sendable {
 
     /// A reload failed earlier: retry it, and confirm what it loaded.
     func retryReload(_ current: inout SyncState, plan: ProxyPlan, text: String, now: Timestamp) async -> CycleOutcome {
-        log(.notice, "retrying a reload that failed earlier", "reload_failed", ["retry": "true"])
+        log(.notice, "retrying a reload that failed earlier", .reloadFailed, ["retry": "true"])
         let reload = await proxy.reload()
         if !reload.succeeded {
             log(
-                .error, "the reload command failed again; will retry next cycle", "reload_failed",
+                .error, "the reload command failed again; will retry next cycle", .reloadFailed,
                 ["command": "\(reload.summary)", "output": "\(reload.output)"])
             return .reloadFailed(output: reload.output.isEmpty ? reload.summary : reload.output)
         }
@@ -384,7 +384,7 @@ public struct SyncEngine: Sendable {
             // retry on the backoff schedule.
             current.reloadOwed = true
             log(
-                .error, "the proxy did not serve the file after the retried reload; will retry", "not_serving",
+                .error, "the proxy did not serve the file after the retried reload; will retry", .notServing,
                 ["listener": "\(confirmation.failedListener ?? "")", "got": "\(confirmation.observed)"])
             return .notServing("\(confirmation.failedListener ?? "a listener"): \(confirmation.observed)")
         }
@@ -401,19 +401,19 @@ public struct SyncEngine: Sendable {
         log(
             .warning,
             "the state file was damaged: the record of an owed reload or an interrupted apply may be lost; testing and reloading the file in place to be safe",
-            "started", ["damage": "\(damage)"])
+            .started, ["damage": "\(damage)"])
         guard let bytes = try? store.readInstalled() else { return }
         let test = await proxy.test()
         guard test.succeeded else {
             log(
                 .error, "the file in place fails the proxy's config test; this cycle applies a fresh one",
-                "test_failed", ["output": "\(test.output)"])
+                .testFailed, ["output": "\(test.output)"])
             return
         }
         let reload = await proxy.reload()
         guard reload.succeeded else {
             current.reloadOwed = true
-            log(.error, "the reload failed; it is retried", "reload_failed", ["output": "\(reload.output)"])
+            log(.error, "the reload failed; it is retried", .reloadFailed, ["output": "\(reload.output)"])
             return
         }
         current.lastReloadAt = now.iso8601
@@ -427,7 +427,7 @@ public struct SyncEngine: Sendable {
     func recoverInterruptedApply(_ current: inout SyncState, now: Timestamp) async {
         guard let pending = current.applyInProgress else { return }
         log(
-            .warning, "an earlier apply was interrupted; testing the file on disk", "started",
+            .warning, "an earlier apply was interrupted; testing the file on disk", .started,
             ["started_at": "\(pending.startedAt)"])
         var previous: [UInt8]?
         if let path = pending.backupPath { previous = try? store.readBackup(path) }
@@ -448,11 +448,11 @@ public struct SyncEngine: Sendable {
                         after: confirmation, previous: previous, backupPath: pending.backupPath, state: &current,
                         now: now)
                 } else {
-                    log(.notice, "finished the interrupted apply", "applied", ["reason": "recovered"])
+                    log(.notice, "finished the interrupted apply", .applied, ["reason": "recovered"])
                 }
             } else {
                 log(
-                    .error, "the reload after an interrupted apply failed; will retry", "reload_failed",
+                    .error, "the reload after an interrupted apply failed; will retry", .reloadFailed,
                     ["output": "\(reload.output)"])
             }
         } else if pending.backupPath == nil || previous != nil {
@@ -461,7 +461,7 @@ public struct SyncEngine: Sendable {
             log(
                 .critical,
                 "the file on disk fails the proxy's config test and the backup of the previous file cannot be read: restore it by hand",
-                "proxy_broken", ["backup": "\(pending.backupPath ?? "none")", "output": "\(test.output)"])
+                .proxyBroken, ["backup": "\(pending.backupPath ?? "none")", "output": "\(test.output)"])
         }
         current.applyInProgress = nil
         try? state.save(current)
@@ -472,7 +472,7 @@ public struct SyncEngine: Sendable {
     func record(_ outcome: CycleOutcome, into current: inout SyncState, now: Timestamp) {
         let previous = state.load()
         current.lastCycleAt = now.iso8601
-        current.lastOutcome = outcome.event
+        current.lastOutcome = outcome.event.rawValue
         if outcome.isSuccess {
             current.lastSuccessAt = now.iso8601
             current.consecutiveFailures = 0
@@ -491,7 +491,7 @@ public struct SyncEngine: Sendable {
         do {
             try state.save(current)
         } catch {
-            log(.error, "cannot write the state file", "write_failed", ["error": "\(error)"])
+            log(.error, "cannot write the state file", .writeFailed, ["error": "\(error)"])
         }
     }
 

@@ -133,12 +133,12 @@ public struct Bootstrap: Sendable {
                 settings.proxy.ipv6Available
                     ? "no listen_address: the listeners bind all IPv4 and IPv6 addresses"
                     : "no listen_address: the listeners bind all IPv4 addresses (this host has no IPv6)",
-                metadata: ["event": "started"])
+                metadata: ["event": Event.started.value])
         }
         if !settings.gocd.tlsVerify {
             logger.warning(
                 "TLS verification of GoCD is OFF (tls_verify = false): anyone on the path can impersonate GoCD and choose the proxy's server names",
-                metadata: ["event": "started"])
+                metadata: ["event": Event.started.value])
         }
     }
 }

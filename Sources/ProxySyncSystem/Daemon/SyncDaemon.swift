@@ -48,7 +48,7 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
         } onGracefulShutdown: {
             Task { await doorbell.ring(.shutdown) }
         }
-        logger.notice("stopping", metadata: ["event": "stopping"])
+        logger.notice("stop requested: no cycle in progress; exiting", metadata: ["event": Event.stopping.value])
         notifier.stopping()
     }
 
@@ -91,17 +91,17 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
                 // The lock is held in the old directory: state and backups stay there until a restart.
                 fresh.settings.sync.stateDir = bootstrap.settings.sync.stateDir
                 logger.warning(
-                    "state_dir changed: the new directory is used after a restart", metadata: ["event": "config_reloaded"])
+                    "state_dir changed: the new directory is used after a restart", metadata: ["event": Event.configReloaded.value])
             }
             engine = try fresh.makeEngine(logger: logger)
             bootstrap = fresh
             updateMetrics(fresh.settings)
             fresh.warnAtStart(logger)
-            logger.notice("configuration re-read", metadata: ["event": "config_reloaded", "config": "\(fresh.configPath)"])
+            logger.notice("configuration re-read", metadata: ["event": Event.configReloaded.value, "config": "\(fresh.configPath)"])
         } catch {
             logger.error(
                 "the new configuration is invalid; keeping the previous one",
-                metadata: ["event": "config_invalid", "error": "\(error)"])
+                metadata: ["event": Event.configInvalid.value, "error": "\(error)"])
         }
         notifier.notify("READY=1")
         return (bootstrap.settings.sync.intervalSeconds, bootstrap.settings.sync.maxBackoffSeconds)

@@ -119,7 +119,7 @@ public final class MetricsExporter: Sendable {
                 defer { target.warned = true }
                 return !target.warned
             }
-            let metadata: Logger.Metadata = ["event": "write_failed", "file": "\(path)", "error": "\(error)"]
+            let metadata: Logger.Metadata = ["event": Event.writeFailed.value, "file": "\(path)", "error": "\(error)"]
             if first {
                 logger.warning(
                     "cannot write the metrics textfile \(path); syncing goes on without it: create the directory (node_exporter's --collector.textfile.directory) and let this service write there (systemd: ReadWritePaths=), or remove [metrics] textfile. Not repeated until a restart",
@@ -146,6 +146,6 @@ public final class MetricsExporter: Sendable {
         unlink(old)
         logger.notice(
             textfile == nil ? "metrics turned off; removed the textfile" : "metrics textfile moved; removed the old one",
-            metadata: ["event": "config_reloaded", "file": "\(old)", "new_file": "\(textfile ?? "none")"])
+            metadata: ["event": Event.configReloaded.value, "file": "\(old)", "new_file": "\(textfile ?? "none")"])
     }
 }

@@ -9,12 +9,12 @@ import Synchronization
 /// exporter renders them. Outcome counters for every outcome exist from the start at 0, so `increase()` sees the
 /// first failure of a kind.
 public final class SyncMetrics: Sendable {
-    /// `gocd_proxy_sync_cycles_total{outcome}` values: ``CycleOutcome/event`` of every outcome but `dry_run`
-    /// (`.nothingToDerive` counts as `unchanged`).
-    public static let outcomes = [
-        "unchanged", "applied", "rejected", "gocd_error", "test_failed", "proxy_broken", "reload_failed",
-        "write_failed", "not_serving",
-    ]
+    /// `gocd_proxy_sync_cycles_total{outcome}` values: the events that end a cycle (``CycleOutcome/event``;
+    /// `.nothingToDerive` counts as `unchanged`).
+    public static let outcomes: [String] = [
+        Event.unchanged, .applied, .rejected, .gocdError, .testFailed, .proxyBroken, .reloadFailed, .writeFailed,
+        .notServing,
+    ].map(\.rawValue)
 
     public enum Name {
         public static let buildInfo = "gocd_proxy_sync_build_info"
@@ -99,7 +99,7 @@ public final class SyncMetrics: Sendable {
     /// the render (milliseconds, against a config test and reload).
     public func observe(_ outcome: CycleOutcome, state: SyncState, now: Timestamp, cycleSeconds: Double) {
         if case .dryRun = outcome { return }
-        cycles[outcome.event]?.increment()
+        cycles[outcome.event.rawValue]?.increment()
         if outcome.isSuccess { lastSuccess.record(now.epochSeconds) }
         let changed = memory.withLock { memory in
             defer { memory.seenChangeAt = state.lastChangeAt }

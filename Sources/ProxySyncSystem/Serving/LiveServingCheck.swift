@@ -163,7 +163,7 @@ public struct LiveServingCheck: ServingCheck {
             let expired = certificate.notAfterEpochSeconds <= now
             report.notices.append(
                 Notice(
-                    event: "certificate_expiring",
+                    event: .certificateExpiring,
                     message: expired
                         ? "the TLS certificate has expired: renew it; browsers refuse the site"
                         : "the TLS certificate expires within 14 days: renew it",
@@ -276,7 +276,7 @@ public struct LiveServingCheck: ServingCheck {
             if let line = ProxyErrorLog.lastLine(settings: settings) { metadata["proxy_error_log"] = line }
             notices.append(
                 Notice(
-                    event: "upstream_unreachable",
+                    event: .upstreamUnreachable,
                     message:
                         "GoCD's health endpoint did not answer through the proxy (the new file stays: GoCD may be restarting; check upstream and the proxy's error log)",
                     metadata: metadata))

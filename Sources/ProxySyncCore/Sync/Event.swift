@@ -1,0 +1,44 @@
+import Logging
+
+/// Every event name an operator can see, in one place (journald's `EVENT` field, the plain log line's
+/// prefix, `status`, the metrics' `outcome` label). The README's table is checked against this list.
+public enum Event: String, CaseIterable, Sendable {
+    case started, unchanged, applied, rejected
+    case gocdError = "gocd_error"
+    case testFailed = "test_failed"
+    case proxyBroken = "proxy_broken"
+    case rolledBack = "rolled_back"
+    case reloaded
+    case reloadFailed = "reload_failed"
+    case notServing = "not_serving"
+    case upstreamUnreachable = "upstream_unreachable"
+    case certificateExpiring = "certificate_expiring"
+    case writeFailed = "write_failed"
+    case lockHeld = "lock_held"
+    case configReloaded = "config_reloaded"
+    case configInvalid = "config_invalid"
+    case stopping
+
+    /// The priority as the README's events table states it.
+    public var priority: String {
+        switch self {
+        case .started, .applied, .configReloaded, .stopping: "notice"
+        case .unchanged: "debug"
+        case .rejected, .testFailed, .reloadFailed, .writeFailed, .lockHeld, .configInvalid: "error"
+        case .gocdError: "error (notice for 503)"
+        case .proxyBroken: "critical"
+        case .rolledBack, .upstreamUnreachable, .certificateExpiring: "warning"
+        case .reloaded: "info"
+        case .notServing: "error (critical when the proxy is down)"
+        }
+    }
+
+    /// For log metadata: `["event": Event.applied.value]`.
+    public var value: Logger.MetadataValue { .string(rawValue) }
+}
+
+/// Why a new file was applied (`applied reason=`).
+public enum ApplyReason: String, CaseIterable, Sendable {
+    case initial, change, drift, adopt
+    case reloadRetry = "reload-retry"
+}
