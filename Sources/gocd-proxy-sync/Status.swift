@@ -15,6 +15,7 @@ struct Status: AsyncParsableCommand {
         let logger = options.bootstrapLogging()
         let bootstrap = try options.load(logger)
         let store = JSONStateStore(stateDir: bootstrap.settings.sync.stateDir)
+        let live = LiveRecord.read()
         guard let state = store.loadIfPresent() else {
             if json {
                 print(JSON.object(["recorded": .bool(false), "state_file": .string(store.path)]).serialized())
@@ -24,15 +25,31 @@ struct Status: AsyncParsableCommand {
             return
         }
         if json {
-            print(state.json.serialized())
+            var object = state.json
+            if case .object(var members) = object {
+                members["daemon"] = live ?? .object(["running": .bool(false)])
+                if let live, case .object(var record) = live {
+                    record["running"] = .bool(true)
+                    members["daemon"] = .object(record)
+                    if let success = live["last_success_at"] { members["last_success_at"] = success }
+                }
+                object = .object(members)
+            }
+            print(object.serialized())
             return
         }
         func show(_ value: String?) -> String { value.map { $0.isEmpty ? "\"\"" : $0 } ?? "never" }
         print("output:               \(bootstrap.settings.proxy.output)")
-        print(
-            "last recorded cycle:  \(show(state.lastCycleAt)) (\(state.lastOutcome ?? "none"); cycles that change nothing are not recorded)"
-        )
-        print("last success:         \(show(state.lastSuccessAt))")
+        if let live {
+            print(
+                "daemon:               running (pid \(live["pid"]?.int ?? 0)): last cycle \(live["last_cycle_at"]?.string ?? "?") (\(live["last_outcome"]?.string ?? "?")), next check at \(live["next_check_at"]?.string ?? "?")"
+            )
+            print("last success:         \(show(live["last_success_at"]?.string ?? state.lastSuccessAt))")
+        } else {
+            print("daemon:               not running (no live record in \(LiveRecord.defaultPath)); figures below are from the last recorded change")
+            print("last success:         \(show(state.lastSuccessAt))")
+        }
+        print("last recorded event:  \(show(state.lastCycleAt)) (\(state.lastOutcome ?? "none"))")
         print("last change applied:  \(show(state.lastChangeAt))")
         print("site_url:             \(show(state.lastAppliedSiteURL))")
         print("secure_site_url:      \(show(state.lastAppliedSecureSiteURL))")

@@ -186,6 +186,9 @@ def test_unit_runs_under_real_systemd(container):
     assert any(r.get("EVENT") == "applied" for r in records)
     assert TOKEN not in journal(c, "-o", "json")
     assert c.sh("systemctl is-active gocd-proxy-sync").stdout.strip() == "active"
+    # status shows the running daemon's live figures (the tmpfs record), not only the last change.
+    status = c.sh("gocd-proxy-sync status")
+    assert "daemon:               running (pid" in status.stdout, status.stdout + status.stderr
     # A clean stop.
     assert c.sh("systemctl stop gocd-proxy-sync").returncode == 0
     show = c.sh("systemctl show -p ActiveState,Result gocd-proxy-sync").stdout

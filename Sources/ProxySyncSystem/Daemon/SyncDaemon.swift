@@ -17,6 +17,8 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
     /// Half of `$WATCHDOG_USEC`, when systemd wants pings.
     let watchdogInterval: Duration?
     var lastChangeEpoch: Int64?
+    /// The last cycle that ended in sync, for the live record (`state.json` is not written when nothing changed).
+    var lastSuccessAt: String?
     /// `[metrics] textfile`: written after every cycle; nil when metrics are off.
     var metrics: MetricsExporter?
     /// When the cycle in progress started (monotonic seconds), for the apply-duration histogram.
@@ -73,6 +75,12 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
             certificate: bootstrap.settings.proxy.tlsCertificate)
         if case .applied = outcome { lastChangeEpoch = now.epochSeconds }
         let status = statusLine(outcome, delay: nextDelaySeconds, now: now)
+        if outcome.isSuccess { lastSuccessAt = now.iso8601 }
+        if let live = LiveRecord.path(environment: bootstrap.environment) {
+            LiveRecord.write(
+                to: live, outcome: outcome, now: now, lastSuccess: lastSuccessAt ?? engine.state.load().lastSuccessAt,
+                nextCheckSeconds: nextDelaySeconds, status: status)
+        }
         if first {
             notifier.ready(status: status)
         } else {
