@@ -112,7 +112,7 @@ public final class FakeServing: ServingCheck, @unchecked Sendable {
         PreflightReport(refusals: refusals, notices: notices)
     }
 
-    public func confirm(_ plan: ProxyPlan, generation: String?) async -> Confirmation {
+    public func confirm(_ plan: ProxyPlan, generation: String?, superseded: Superseded?) async -> Confirmation {
         confirmations += 1
         let servedGeneration = served.flatMap(Generation.of)
         if servedGeneration == generation || (generation == nil && served != nil) {

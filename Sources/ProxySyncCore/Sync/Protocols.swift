@@ -121,13 +121,35 @@ public struct Confirmation: Equatable, Sendable {
     public var confirmed: Bool { failedListener == nil }
 }
 
+/// The file a change replaces: its proxying listeners and its generation. A proxy that kept its old
+/// configuration after a reload still answers on listeners the new file dropped; that is how a reload back to
+/// a file with the same text as an earlier one (same generation) is still caught when it did not take.
+public struct Superseded: Equatable, Sendable {
+    public var listeners: [Listener]
+    public var generation: String
+
+    public init(listeners: [Listener], generation: String) {
+        self.listeners = listeners
+        self.generation = generation
+    }
+
+    /// From the bytes a change replaces; nil when they carry no generation (not written by this program).
+    public static func from(_ bytes: [UInt8]?, kind: ProxyKind) -> Superseded? {
+        guard let bytes else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let generation = Generation.of(text) else { return nil }
+        return Superseded(listeners: InstalledConfig.read(text, kind: kind).listeners, generation: generation)
+    }
+}
+
 /// Asks the proxy what it serves, before and after a change (SPEC §5a).
 public protocol ServingCheck: Sendable {
     /// Checks the plan against the host before anything is written: ports held by other programs,
     /// certificates that do not cover a name or do not match their key, names or ports other sites use.
     func preflight(_ plan: ProxyPlan) async -> PreflightReport
-    /// Waits until every listener of `plan` answers from `generation` (a redirect listener with its target).
-    func confirm(_ plan: ProxyPlan, generation: String?) async -> Confirmation
+    /// Waits until every listener of `plan` answers from `generation` (a redirect listener with its target),
+    /// and no listener of the `superseded` file that `plan` dropped still answers from that file's generation.
+    func confirm(_ plan: ProxyPlan, generation: String?, superseded: Superseded?) async -> Confirmation
     /// One request to GoCD's health endpoint through each proxying listener, answered by the configuration
     /// of `generation`; warnings for what failed.
     func endToEnd(_ plan: ProxyPlan, generation: String?) async -> [Notice]

@@ -248,7 +248,9 @@ public struct SyncEngine: Sendable {
         }
         current.lastReloadAt = now.iso8601
         current.reloadOwed = false
-        let confirmation = await confirm(plan, generation: Generation.of(text), state: &current, now: now)
+        let confirmation = await confirm(
+            plan, generation: Generation.of(text), superseded: Superseded.from(previous, kind: settings.proxy.kind),
+            state: &current, now: now)
         if let confirmation, !confirmation.confirmed {
             let outcome = await rollBack(
                 after: confirmation, previous: previous, backupPath: backupPath, state: &current, now: now)
@@ -269,9 +271,10 @@ public struct SyncEngine: Sendable {
 
     /// Asks the proxy whether it serves `plan` from `generation`; logs `reloaded` once it does.
     /// Returns nil when confirmation is turned off (`confirm_timeout_seconds = 0`).
-    func confirm(_ plan: ProxyPlan, generation: String?, state current: inout SyncState, now: Timestamp) async
-        -> Confirmation?
-    {
+    func confirm(
+        _ plan: ProxyPlan, generation: String?, superseded: Superseded? = nil, state current: inout SyncState,
+        now: Timestamp
+    ) async -> Confirmation? {
         guard settings.proxy.confirmTimeoutSeconds > 0 else {
             current.serving = nil
             log(
@@ -279,7 +282,7 @@ public struct SyncEngine: Sendable {
                 ["command": "\(settings.proxy.reloadCommand.joined(separator: " "))"])
             return nil
         }
-        let confirmation = await serving.confirm(plan, generation: generation)
+        let confirmation = await serving.confirm(plan, generation: generation, superseded: superseded)
         if confirmation.confirmed {
             current.serving = true
             current.lastConfirmedAt = now.iso8601
@@ -318,7 +321,7 @@ public struct SyncEngine: Sendable {
                 let old = InstalledConfig.read(oldText, kind: settings.proxy.kind)
                 let oldPlan = ProxyPlan(listeners: old.listeners, siteURL: "", secureSiteURL: "")
                 if Generation.of(oldText) != nil || !old.listeners.isEmpty {
-                    let check = await serving.confirm(oldPlan, generation: Generation.of(oldText))
+                    let check = await serving.confirm(oldPlan, generation: Generation.of(oldText), superseded: nil)
                     restoredServes = check.confirmed
                 } else {
                     restoredServes = true

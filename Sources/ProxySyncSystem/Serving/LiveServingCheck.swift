@@ -175,27 +175,40 @@ public struct LiveServingCheck: ServingCheck {
 
     // MARK: confirmation
 
-    public func confirm(_ plan: ProxyPlan, generation: String?) async -> Confirmation {
+    public func confirm(_ plan: ProxyPlan, generation: String?, superseded: Superseded?) async -> Confirmation {
         defer { Failpoint.hit("after-confirm") }
         let start = Monotonic.seconds()
         let deadline = start + settings.confirmTimeoutSeconds
-        var pending: [(Listener, String)] = []
+        // (listener, address, retired): a retired listener belongs to the superseded file and is gone from `plan`;
+        // it must no longer answer from the superseded generation.
+        var pending: [(Listener, String, Bool)] = []
         for listener in plan.listeners {
-            for address in probeAddresses { pending.append((listener, address)) }
+            for address in probeAddresses { pending.append((listener, address, false)) }
+        }
+        if let superseded, let generation, superseded.generation != generation {
+            let kept = Set(plan.listeners.map { "\($0.port) \($0.serverName)" })
+            for listener in superseded.listeners
+            where listener.action == .proxy && !kept.contains("\(listener.port) \(listener.serverName)") {
+                for address in probeAddresses { pending.append((listener, address, true)) }
+            }
         }
         var observed: [String: String] = [:]
         while true {
-            var still: [(Listener, String)] = []
-            for (listener, address) in pending {
+            var still: [(Listener, String, Bool)] = []
+            for (listener, address, retired) in pending {
                 let remaining = max(0.05, deadline - Monotonic.seconds())
                 let answer = await Self.offPool {
                     ListenerProbe.get(
                         listener, path: Generation.path, address: address,
                         timeoutMilliseconds: Int(min(remaining, 2) * 1000))
                 }
-                if let miss = Self.judge(answer, listener: listener, generation: generation) {
+                let miss =
+                    retired
+                    ? Self.stillServing(answer, superseded: superseded?.generation)
+                    : Self.judge(answer, listener: listener, generation: generation)
+                if let miss {
                     observed[listener.origin] = miss
-                    still.append((listener, address))
+                    still.append((listener, address, retired))
                 }
             }
             pending = still
@@ -210,6 +223,14 @@ public struct LiveServingCheck: ServingCheck {
             }
             try? await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// For a listener the new file dropped: nil once it no longer answers from the superseded file.
+    static func stillServing(_ answer: Result<ListenerProbe.Answer, ProbeFailure>, superseded: String?) -> String? {
+        guard case .success(let answer) = answer, let superseded, Generation.inAnswer(answer.body) == superseded else {
+            return nil
+        }
+        return "the previous configuration still answers there (generation \(superseded)): the reload did not take"
     }
 
     /// nil when the answer proves the listener serves the expected file; otherwise what it got instead.
