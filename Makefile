@@ -3,8 +3,9 @@ SWIFT ?= swift
 BIN := .build/debug/gocd-proxy-sync
 PYTEST := python3 -m pytest
 KEEP ?= 0
+FUZZ_SECONDS ?= 30
 
-.PHONY: build release test unit integration demo deb bench clean
+.PHONY: build release test unit integration demo deb bench clean fuzz
 
 build:
 	$(SWIFT) build
@@ -24,7 +25,7 @@ integration: build
 	$(PYTEST) -q Tests/integration
 
 clean:
-	rm -rf .build dist
+	rm -rf .build .build-fuzz dist
 
 # The product end to end on loopback: GoCD stand-in, private nginx, the daemon. KEEP=1 leaves it running.
 demo:
@@ -39,3 +40,9 @@ bench:
 	@for tool in jq curl nginx openssl; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	python3 Benchmarks/bench.py
+
+# libFuzzer targets under Tests/Fuzz (site URLs → plan → render, GoCD answers, JSON, TOML/settings), each run
+# FUZZ_SECONDS (default 30); fails on any crash or broken property. Builds into .build-fuzz/.
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) Tests/Fuzz/run.sh
+
