@@ -5,7 +5,7 @@ PYTEST := python3 -m pytest
 KEEP ?= 0
 FUZZ_SECONDS ?= 30
 
-.PHONY: build release test unit integration demo deb bench clean fuzz
+.PHONY: build release test unit integration demo deb bench clean fuzz sanitize asan tsan tsan-unit
 
 build:
 	$(SWIFT) build
@@ -25,7 +25,7 @@ integration: build
 	$(PYTEST) -q Tests/integration
 
 clean:
-	rm -rf .build .build-fuzz dist
+	rm -rf .build .build-fuzz .build-asan .build-tsan dist
 
 # The product end to end on loopback: GoCD stand-in, private nginx, the daemon. KEEP=1 leaves it running.
 demo:
@@ -46,3 +46,15 @@ bench:
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) Tests/Fuzz/run.sh
 
+# Unit tests under AddressSanitizer and ThreadSanitizer (own scratch paths, so .build is left alone).
+sanitize: asan tsan
+
+# Leak checking stays on; only XCTest's own runner, which keeps its suites alive at exit, is suppressed.
+asan:
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/sanitizers/lsan.supp $(SWIFT) test --sanitize=address --scratch-path .build-asan
+
+tsan:
+	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --sanitize=thread --scratch-path .build-tsan
+
+# CI's fast variant: the thread sanitizer on the unit tests of the pure core and the system layer.
+tsan-unit: tsan
