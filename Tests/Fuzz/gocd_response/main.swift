@@ -34,7 +34,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     case .failure(let error):
         let line = error.description
         for scalar in line.unicodeScalars where scalar.value < 0x20 || scalar.value == 0x7F {
-            fatalError("error description holds a control character U+\(String(scalar.value, radix: 16)): \(Escaping.printable(line))")
+            fatalError(
+                "error description holds a control character U+\(String(scalar.value, radix: 16)): \(Escaping.printable(line))")
         }
         // Escaping.printable keeps at most 300 scalars of what GoCD sent, each at most 10 characters escaped.
         if line.unicodeScalars.count > 3500 {

@@ -43,7 +43,9 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         Listener(scheme: .http, port: 80, serverName: "gocd.example.com", action: .redirect(to: "https://gocd.example.com")),
         Listener(scheme: .https, port: 443, serverName: "gocd.example.com", action: .proxy),
     ]
-    if !settings.proxy.hasCertificate { listeners = [Listener(scheme: .http, port: 80, serverName: "gocd.example.com", action: .proxy)] }
+    if !settings.proxy.hasCertificate {
+        listeners = [Listener(scheme: .http, port: 80, serverName: "gocd.example.com", action: .proxy)]
+    }
     let plan = ProxyPlan(listeners: listeners, siteURL: "http://gocd.example.com", secureSiteURL: "https://gocd.example.com")
     do {
         _ = try Renderers.make(for: settings.proxy).render(plan)
