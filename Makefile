@@ -3,8 +3,9 @@ SWIFT ?= swift
 BIN := .build/debug/gocd-proxy-sync
 PYTEST := python3 -m pytest
 KEEP ?= 0
+FUZZ_SECONDS ?= 30
 
-.PHONY: build release test unit integration crash-campaign demo deb bench clean
+.PHONY: build release test unit integration crash-campaign demo deb bench clean fuzz sanitize asan tsan tsan-unit
 
 build:
 	$(SWIFT) build
@@ -33,7 +34,7 @@ crash-campaign: build
 	python3 Tests/crash/campaign.py --reps $(CRASH_REPS) --random $(CRASH_RANDOM) --report Benchmarks/crash-campaign.md
 
 clean:
-	rm -rf .build dist
+	rm -rf .build .build-fuzz .build-asan .build-tsan dist
 
 # The product end to end on loopback: GoCD stand-in, private nginx, the daemon. KEEP=1 leaves it running.
 demo:
@@ -48,3 +49,21 @@ bench:
 	@for tool in jq curl nginx openssl; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	python3 Benchmarks/bench.py
+
+# libFuzzer targets under Tests/Fuzz (site URLs → plan → render, GoCD answers, JSON, TOML/settings), each run
+# FUZZ_SECONDS (default 30); fails on any crash or broken property. Builds into .build-fuzz/.
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) Tests/Fuzz/run.sh
+
+# Unit tests under AddressSanitizer and ThreadSanitizer (own scratch paths, so .build is left alone).
+sanitize: asan tsan
+
+# Leak checking stays on; only XCTest's own runner, which keeps its suites alive at exit, is suppressed.
+asan:
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/sanitizers/lsan.supp $(SWIFT) test --sanitize=address --scratch-path .build-asan
+
+tsan:
+	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --sanitize=thread --scratch-path .build-tsan
+
+# CI's fast variant: the thread sanitizer on the unit tests of the pure core and the system layer.
+tsan-unit: tsan

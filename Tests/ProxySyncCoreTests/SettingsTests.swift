@@ -63,6 +63,9 @@ struct SettingsTests {
         ("[gocd]\nserver_url = \"http://x/go\"\ntls_verify = \"no\"\n", "gocd.tls_verify: line 3: expected true or false"),
         ("[gocd\n", "line 1: expected ] to close the table header"),
         ("x = 1\n", "x: line 1: unknown key outside any table"),
+        ("[gocd]\n\"a\\nb\" = 1\n", "gocd.a\\nb: line 2: unknown key"),
+        ("[\"x\\ty\"]\n", "[x\\ty]: unknown table"),
+        ("\"x\\u001b[31m\" = 1\n", "x\\x1b[31m: line 1: unknown key outside any table"),
         ("[gocd]\nserver_url = \"http://x/go\nfoo\"\n", "line 2: unterminated string"),
     ]
 

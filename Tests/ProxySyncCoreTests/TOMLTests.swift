@@ -105,6 +105,24 @@ struct TOMLTests {
         #expect(error?.message == message, "\(String(describing: error))")
     }
 
+    // Found by Tests/Fuzz/toml: a line break after a backslash, or a quoted key holding escapes, reached the
+    // message raw, so one ConfigError spanned several log lines.
+    @Test(arguments: [
+        ("v = \"a\\\n\"\n", "unknown escape: a backslash followed by U+000A in a string"),
+        ("v = \"a\\\u{01}\"\n", "unknown escape: a backslash followed by U+0001 in a string"),
+        ("v = \"a\\\u{e9}\"\n", "unknown escape: a backslash followed by a non-ASCII character in a string"),
+        ("\"a\\nb\" = 1\n\"a\\nb\" = 2\n", "key a\\nb appears twice (first at line 1)"),
+        ("[\"t\\u0001\"]\n[\"t\\u0001\"]\n", "table [t\\x01] appears twice (first at line 1)"),
+        ("\"k\\n\" x\n", "expected = after the key k\\n"),
+        ("v = \"\\ \"\n", "unknown escape: a backslash followed by U+0020 in a string"),
+        ("\"t\\n\" = 1\n[\"t\\n\"]\n", "[t\\n] is both a table and the key t\\n at line 1"),
+    ])
+    func messagesShowRawTextEscaped(text: String, message: String) {
+        let error = failure(text)
+        #expect(error?.message == message, "\(String(describing: error))")
+        #expect(error?.message.contains("\n") == false)
+    }
+
     @Test func keepsTopLevelKeysBeforeTables() throws {
         let doc = try TOML.parse("x = 1\n[a]\nx = 2\n[b]\n")
         #expect(doc[""]?["x"]?.value == .integer(1))

@@ -61,15 +61,16 @@ extension Settings {
                     if table.isEmpty {
                         if let first = entries.sorted(by: { $0.value.line < $1.value.line }).first {
                             throw fail(
-                                first.key,
-                                "line \(first.value.line): unknown key outside any table (expected [gocd], [proxy], [sync] or [metrics])")
+                                Escaping.printable(first.key),
+                                "line \(first.value.line): unknown key outside any table (expected [gocd], [proxy], [sync] or [metrics])"
+                            )
                         }
                         continue
                     }
-                    throw fail("[\(table)]", "unknown table (expected [gocd], [proxy], [sync] or [metrics])")
+                    throw fail("[\(Escaping.printable(table))]", "unknown table (expected [gocd], [proxy], [sync] or [metrics])")
                 }
                 for (key, entry) in entries.sorted(by: { $0.value.line < $1.value.line }) where !keys.contains(key) {
-                    throw fail("\(table).\(key)", "line \(entry.line): unknown key")
+                    throw fail(Escaping.printable("\(table).\(key)"), "line \(entry.line): unknown key")
                 }
             }
             let gocd = try gocdSettings()

@@ -122,9 +122,13 @@ public enum TOML {
                     index += 1
                     // The keys before the first header live in the table named "": a header may not name it.
                     if name.isEmpty { throw error("an empty table name is not used in this file") }
-                    if let first = headerLines[name] { throw error("table [\(name)] appears twice (first at line \(first))") }
+                    if let first = headerLines[name] {
+                        throw error("table [\(Escaping.printable(name))] appears twice (first at line \(first))")
+                    }
                     if let key = doc[""]?[name] {
-                        throw error("[\(name)] is both a table and the key \(name) at line \(key.line)")
+                        throw error(
+                            "[\(Escaping.printable(name))] is both a table and the key \(Escaping.printable(name)) at line \(key.line)"
+                        )
                     }
                     doc[name] = [:]
                     headerLines[name] = line
@@ -134,17 +138,21 @@ public enum TOML {
                 }
                 let name = try key()
                 skipSpaces()
-                guard peek == UInt8(ascii: "=") else { throw error("expected = after the key \(name)") }
+                guard peek == UInt8(ascii: "=") else { throw error("expected = after the key \(Escaping.printable(name))") }
                 index += 1
                 skipSpaces()
                 let keyLine = line
                 let value = try self.value(depth: 0)
-                let path = table.isEmpty ? name : table + "." + name
+                let path = Escaping.printable(table.isEmpty ? name : table + "." + name)
                 if let first = doc[table]?[name] {
                     throw SyntaxError(line: keyLine, message: "key \(path) appears twice (first at line \(first.line))")
                 }
                 if table.isEmpty, let header = headerLines[name] {
-                    throw SyntaxError(line: keyLine, message: "the key \(name) is also the table [\(name)] at line \(header)")
+                    throw SyntaxError(
+                        line: keyLine,
+                        message:
+                            "the key \(Escaping.printable(name)) is also the table [\(Escaping.printable(name))] at line \(header)"
+                    )
                 }
                 doc[table, default: [:]][name] = Entry(value: value, line: keyLine)
                 try endOfLine()
@@ -336,7 +344,16 @@ public enum TOML {
                         }
                         out.append(contentsOf: Array(String(Character(scalar)).utf8))
                     default:
-                        throw error("unknown escape \\\(Character(Unicode.Scalar(escaped))) in a string")
+                        // The byte after the backslash may be a line break, a control character or start a
+                        // multi-byte character: only a visible ASCII character is shown as it is.
+                        if escaped > 0x20 && escaped < 0x7F {
+                            throw error("unknown escape \\\(Character(Unicode.Scalar(escaped))) in a string")
+                        }
+                        let what =
+                            escaped < 0x80
+                            ? "U+00\(escaped < 0x10 ? "0" : "")\(String(escaped, radix: 16, uppercase: true))"
+                            : "a non-ASCII character"
+                        throw error("unknown escape: a backslash followed by \(what) in a string")
                     }
                     continue
                 }

@@ -1,0 +1,253 @@
+// libFuzzer target: GoCD's two site URLs → PlanDeriver → both renderers → InstalledConfig read-back.
+//
+// Input: `site_url`, a newline, `secure_site_url` (no newline: secure_site_url is empty).
+// Properties, for every fixture below:
+//   - nothing traps;
+//   - an accepted plan has only listeners whose server name, port and redirect target pass ConfigToken.checked;
+//   - it renders (a ConfigToken refusal of an accepted plan is a gap in validation);
+//   - every rendered line is one of the renderer's own directive shapes: a known first word, `;` only as
+//     an NGINX line's last byte, braces and Apache sections only as the renderer's structure;
+//   - InstalledConfig.read(text, kind:) gives back the plan's listeners (sorted).
+
+struct Fixture {
+    var name: String
+    var settings: ProxySettings
+    /// Each listener is written once per listen address, and the reader reports one per listen line.
+    var linesPerListener: Int
+}
+
+func baseSettings(_ kind: ProxyKind) -> ProxySettings {
+    var proxy = ProxySettings(
+        kind: kind, output: "/etc/gocd.conf",
+        upstream: Upstream(scheme: .http, host: "127.0.0.1", port: 8153),
+        testCommand: kind.defaultTestCommand, reloadCommand: kind.defaultReloadCommand)
+    proxy.tlsCertificate = "/etc/ssl/gocd/fullchain.pem"
+    proxy.tlsCertificateKey = "/etc/ssl/gocd/privkey.pem"
+    return proxy
+}
+
+let fixtures: [Fixture] = {
+    var out: [Fixture] = []
+    out.append(Fixture(name: "nginx", settings: baseSettings(.nginx), linesPerListener: 1))
+    var nginx = baseSettings(.nginx)
+    nginx.ipv6Available = true
+    nginx.nginxHTTP2Directive = true
+    nginx.hstsMaxAgeSeconds = 31_536_000
+    nginx.upstream = Upstream(scheme: .https, host: "gocd.internal", port: nil)
+    out.append(Fixture(name: "nginx-ipv6-https-upstream", settings: nginx, linesPerListener: 2))
+    var nginxBound = baseSettings(.nginx)
+    nginxBound.listenAddresses = ["192.0.2.10", "2001:db8::1"]
+    nginxBound.redirectHTTPToHTTPS = false
+    nginxBound.upstreamTLSVerify = false
+    nginxBound.upstream = Upstream(scheme: .https, host: "[::1]", port: 8154)
+    out.append(Fixture(name: "nginx-listen-addresses", settings: nginxBound, linesPerListener: 2))
+    out.append(Fixture(name: "apache", settings: baseSettings(.apache), linesPerListener: 1))
+    var apache = baseSettings(.apache)
+    apache.apacheUpgradeOption = false
+    apache.tlsCertificateChain = "/etc/ssl/gocd/chain.pem"
+    apache.hstsMaxAgeSeconds = 300
+    apache.listenAddresses = ["192.0.2.10", "2001:db8::1"]
+    apache.apacheExistingListenPorts = [80]
+    apache.upstream = Upstream(scheme: .https, host: "gocd.internal", port: 8154)
+    apache.upstreamCAFile = "/etc/ssl/gocd/upstream-ca.pem"
+    out.append(Fixture(name: "apache-old-httpd-listen-addresses", settings: apache, linesPerListener: 2))
+    var bounded = baseSettings(.apache)
+    bounded.allowedServerNames = ["*.example.com", "gocd.example.org", "192.0.2.7"]
+    bounded.allowedPorts = [80, 443, 8443]
+    out.append(Fixture(name: "apache-bounded", settings: bounded, linesPerListener: 1))
+    return out
+}()
+
+func fail(_ message: String, _ fixture: Fixture, _ urls: SiteURLs, _ text: String = "") -> Never {
+    print("PROPERTY FAILED [\(fixture.name)]: \(message)")
+    print("site_url=\(Escaping.printable(urls.siteURL)) secure_site_url=\(Escaping.printable(urls.secureSiteURL))")
+    if !text.isEmpty { print("---- rendered ----\n\(text)---- end ----") }
+    fatalError(message)
+}
+
+let nginxDirectives: Set<Substring> = [
+    "map", "default", "''", "geo", "127.0.0.0/8", "::1", "192.0.2.10", "2001:db8::1", "server", "listen",
+    "server_name", "http2", "ssl_certificate", "ssl_certificate_key", "add_header", "return", "client_max_body_size",
+    "location", "if", "default_type", "proxy_pass", "proxy_http_version", "proxy_set_header", "proxy_request_buffering",
+    "proxy_buffering", "proxy_max_temp_file_size", "proxy_connect_timeout", "proxy_send_timeout", "proxy_read_timeout",
+    "proxy_ssl_server_name", "proxy_ssl_name", "proxy_ssl_verify", "proxy_ssl_verify_depth",
+    "proxy_ssl_trusted_certificate", "}",
+]
+
+let apacheDirectives: Set<Substring> = [
+    "Listen", "<VirtualHost", "ServerName", "SSLEngine", "SSLCertificateFile", "SSLCertificateKeyFile",
+    "SSLCertificateChainFile", "<IfModule", "Protocols", "</IfModule>", "Header", "Redirect", "ProxyRequests",
+    "ProxyPreserveHost", "RequestHeader", "LimitRequestBody", "ProxyTimeout", "<Location", "Require", "</Location>",
+    "ProxyPass", "ErrorDocument", "ProxyPassReverse", "RewriteEngine", "RewriteCond", "RewriteRule", "SSLProxyEngine",
+    "SSLProxyVerify", "SSLProxyVerifyDepth", "SSLProxyCheckPeerName", "SSLProxyCACertificateFile",
+    "SSLProxyCheckPeerExpire", "</VirtualHost>",
+]
+
+func trimmed(_ line: Substring) -> Substring {
+    var text = line
+    while text.first == " " { text = text.dropFirst() }
+    while text.last == " " { text = text.dropLast() }
+    return text
+}
+
+/// The only comment line that carries GoCD's values, and what it must say.
+func checkComment(_ line: Substring, plan: ProxyPlan, fixture: Fixture, urls: SiteURLs, text: String) {
+    if line.hasPrefix("# Source:") {
+        if line != plan.sourceLine { fail("source line is not the plan's: \(line)", fixture, urls, text) }
+        return
+    }
+    // Every other comment is the renderer's own fixed text (or the fixture's upstream). A comment ends at the
+    // line break, so text smuggled into one could only do harm on a following line, which the directive checks see.
+    if line.hasPrefix("# Upstream:") && line != "# Upstream: \(fixture.settings.upstream.url)" {
+        fail("upstream comment is not the settings' upstream: \(line)", fixture, urls, text)
+    }
+}
+
+func checkNginx(_ text: String, plan: ProxyPlan, fixture: Fixture, urls: SiteURLs) {
+    var depth = 0
+    var servers = 0
+    for raw in text.split(separator: "\n", omittingEmptySubsequences: true) {
+        let line = trimmed(raw)
+        if line.isEmpty { continue }
+        if line.hasPrefix("#") {
+            checkComment(line, plan: plan, fixture: fixture, urls: urls, text: text)
+            continue
+        }
+        let words = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard let first = words.first, nginxDirectives.contains(first) else {
+            fail("unknown NGINX directive in line: \(line)", fixture, urls, text)
+        }
+        let semicolons = line.filter { $0 == ";" }.count
+        let opens = line.filter { $0 == "{" }.count
+        let closes = line.filter { $0 == "}" }.count
+        if line == "}" {
+            depth -= 1
+            if depth < 0 { fail("unbalanced }", fixture, urls, text) }
+            continue
+        }
+        if closes != 0 { fail("} inside a line: \(line)", fixture, urls, text) }
+        if opens == 1 {
+            guard line.hasSuffix(" {"), semicolons == 0 else { fail("{ not ending a block line: \(line)", fixture, urls, text) }
+            if first == "server" {
+                guard depth == 0, line == "server {" else { fail("nested or odd server block: \(line)", fixture, urls, text) }
+                servers += 1
+            }
+            depth += 1
+            continue
+        }
+        guard opens == 0, semicolons == 1, line.hasSuffix(";") else {
+            fail("not a single directive ending in ;: \(line)", fixture, urls, text)
+        }
+        // A quoted argument is ours (the generation answer, HSTS): an even number of quotes.
+        if line.filter({ $0 == "\"" }).count % 2 != 0 { fail("odd quotes: \(line)", fixture, urls, text) }
+        if first == "server_name" {
+            guard words.count == 2, plan.listeners.contains(where: { $0.serverName + ";" == words[1] }) else {
+                fail("server_name is not one of the plan's: \(line)", fixture, urls, text)
+            }
+        }
+    }
+    if depth != 0 { fail("unbalanced braces (depth \(depth) at the end)", fixture, urls, text) }
+    if servers != plan.listeners.count {
+        fail("\(servers) server blocks for \(plan.listeners.count) listeners", fixture, urls, text)
+    }
+}
+
+func checkApache(_ text: String, plan: ProxyPlan, fixture: Fixture, urls: SiteURLs) {
+    var sections: [Substring] = []
+    var hosts = 0
+    for raw in text.split(separator: "\n", omittingEmptySubsequences: true) {
+        let line = trimmed(raw)
+        if line.isEmpty { continue }
+        if line.hasPrefix("#") {
+            checkComment(line, plan: plan, fixture: fixture, urls: urls, text: text)
+            continue
+        }
+        let words = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard let first = words.first, apacheDirectives.contains(first) else {
+            fail("unknown Apache directive in line: \(line)", fixture, urls, text)
+        }
+        if line.contains(";") || line.contains("{") && first != "RewriteCond" || line.contains("}") && first != "RewriteCond" {
+            fail("; or a brace in an Apache line: \(line)", fixture, urls, text)
+        }
+        if line.filter({ $0 == "\"" }).count % 2 != 0 { fail("odd quotes: \(line)", fixture, urls, text) }
+        let angles = line.filter { $0 == "<" || $0 == ">" }.count
+        if first.hasPrefix("</") {
+            guard line == first, let open = sections.popLast(), "</" + open.dropFirst() + ">" == line else {
+                fail("unbalanced section close: \(line)", fixture, urls, text)
+            }
+            continue
+        }
+        if first.hasPrefix("<") {
+            guard angles == 2, line.hasSuffix(">") else { fail("odd section line: \(line)", fixture, urls, text) }
+            if first == "<VirtualHost" {
+                guard sections.isEmpty else { fail("nested VirtualHost", fixture, urls, text) }
+                hosts += 1
+            }
+            sections.append(first)
+            continue
+        }
+        if angles != 0 { fail("angle bracket in a directive: \(line)", fixture, urls, text) }
+        if first == "ServerName" {
+            guard words.count == 2, plan.listeners.contains(where: { $0.serverName == words[1] }) else {
+                fail("ServerName is not one of the plan's: \(line)", fixture, urls, text)
+            }
+        }
+    }
+    if !sections.isEmpty { fail("unclosed sections \(sections)", fixture, urls, text) }
+    if hosts != plan.listeners.count {
+        fail("\(hosts) VirtualHosts for \(plan.listeners.count) listeners", fixture, urls, text)
+    }
+}
+
+func check(_ urls: SiteURLs, _ fixture: Fixture) {
+    let derivation: Derivation
+    do {
+        derivation = try PlanDeriver.derive(urls, settings: fixture.settings)
+    } catch {
+        if error.description.contains("\n") { fail("a rejection spans lines: \(error)", fixture, urls) }
+        return
+    }
+    guard case .plan(let plan) = derivation else { return }
+    if plan.listeners.isEmpty { fail("a plan without listeners", fixture, urls) }
+    if plan.listeners != plan.listeners.sorted() { fail("listeners not sorted", fixture, urls) }
+    for listener in plan.listeners {
+        guard (1...65535).contains(listener.port) else { fail("port \(listener.port)", fixture, urls) }
+        guard (try? ConfigToken.checked(listener.serverName)) != nil else {
+            fail("server name \(Escaping.printable(listener.serverName)) fails ConfigToken.checked", fixture, urls)
+        }
+        guard (try? ConfigToken.checked(String(listener.port))) != nil else { fail("port token", fixture, urls) }
+        if let target = listener.redirectTarget, (try? ConfigToken.checked(target)) == nil {
+            fail("redirect target \(Escaping.printable(target)) fails ConfigToken.checked", fixture, urls)
+        }
+    }
+    let text: String
+    do {
+        text = try Renderers.make(for: fixture.settings).render(plan)
+    } catch {
+        fail("an accepted plan was refused by the renderer: \(error)", fixture, urls)
+    }
+    switch fixture.settings.kind {
+    case .nginx: checkNginx(text, plan: plan, fixture: fixture, urls: urls)
+    case .apache: checkApache(text, plan: plan, fixture: fixture, urls: urls)
+    }
+    let installed = InstalledConfig.read(text, kind: fixture.settings.kind)
+    if !installed.isManaged { fail("the rendered file does not read back as managed", fixture, urls, text) }
+    let expected = plan.listeners.flatMap { Array(repeating: $0, count: fixture.linesPerListener) }.sorted()
+    if installed.listeners != expected {
+        fail("read back \(installed.listeners), expected \(expected)", fixture, urls, text)
+    }
+    if Generation.of(text) == nil && plan.listeners.contains(where: { $0.action == .proxy }) {
+        fail("a proxying file without a generation", fixture, urls, text)
+    }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    let bytes = size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size))
+    let cut = bytes.firstIndex(of: 0x0A) ?? bytes.count
+    let site = String(decoding: bytes[..<cut], as: UTF8.self)
+    let secure = cut < bytes.count ? String(decoding: bytes[(cut + 1)...], as: UTF8.self) : ""
+    let urls = SiteURLs(siteURL: site, secureSiteURL: secure)
+    for fixture in fixtures { check(urls, fixture) }
+    return 0
+}
