@@ -11,75 +11,133 @@ public struct ProxyInventory: Equatable, Sendable {
         public var names: [String]
         /// Where it is configured, for the message.
         public var file: String
+        /// The line of its `<VirtualHost>` (Apache's dump says), for reading `SSLEngine` there.
+        public var line: Int?
+
+        public init(address: String?, port: Int, tls: Bool?, names: [String], file: String, line: Int? = nil) {
+            self.address = address
+            self.port = port
+            self.tls = tls
+            self.names = names
+            self.file = file
+            self.line = line
+        }
     }
 
     public var sites: [Site] = []
 
-    /// Parses `nginx -T` output, leaving out the file at `managedPath`.
-    public static func nginx(_ dump: String, managedPath: String) -> ProxyInventory {
+    /// Parses `nginx -T` output (stdout only), leaving out the file at `managedPath`. nil when the dump cannot
+    /// be read with certainty (unbalanced braces or quotes): the caller must then refuse rather than guess.
+    ///
+    /// A small tokenizer of NGINX's syntax: quoted strings (with backslash escapes) are one word and may hold
+    /// `{`, `}`, `;` and `#`; `#` starts a comment only where a word would start; `# configuration file PATH:`
+    /// marks the next file only between files (at depth 0).
+    public static func nginx(_ dump: String, managedPath: String) -> ProxyInventory? {
         var inventory = ProxyInventory()
         var file = ""
         var depth = 0
         var serverDepth: Int?
         var listens: [(String?, Int, Bool)] = []
         var names: [String] = []
-        for rawLine in dump.split(separator: "\n", omittingEmptySubsequences: false) {
-            if rawLine.hasPrefix("# configuration file ") {
-                file = String(rawLine.dropFirst("# configuration file ".count))
-                if file.hasSuffix(":") { file.removeLast() }
-                depth = 0
-                serverDepth = nil
-                continue
-            }
-            if file == managedPath { continue }
-            var line = rawLine
-            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
-            // Statements end at ';', blocks open at '{' and close at '}'; several may share a line.
-            var statement: [Substring] = []
-            var token = ""
-            func flushToken() {
-                if !token.isEmpty { statement.append(Substring(token)) }
-                token = ""
-            }
-            for character in line {
-                switch character {
-                case " ", "\t", "\r":
-                    flushToken()
-                case ";":
-                    flushToken()
-                    if let serverDepth, depth == serverDepth + 1, let keyword = statement.first {
-                        if keyword == "listen", statement.count > 1, let parsed = parseListen(statement[1]) {
-                            listens.append((parsed.0, parsed.1, statement.contains("ssl")))
-                        } else if keyword == "server_name" {
-                            names += statement.dropFirst().map { $0.lowercased() }
-                        }
-                    }
-                    statement = []
-                case "{":
-                    flushToken()
-                    if serverDepth == nil, statement.first == "server", statement.count == 1 {
-                        serverDepth = depth
-                        listens = []
-                        names = []
-                    }
-                    depth += 1
-                    statement = []
-                case "}":
-                    flushToken()
-                    depth -= 1
-                    if let start = serverDepth, depth == start {
-                        for (address, port, tls) in listens.isEmpty ? [(nil, 80, false)] : listens {
-                            inventory.sites.append(Site(address: address, port: port, tls: tls, names: names, file: file))
-                        }
-                        serverDepth = nil
-                    }
-                    statement = []
-                default:
-                    token.append(character)
+        var statement: [String] = []
+        var word = ""
+        var wordStarted = false
+        var quote: Character?
+        var escaped = false
+        var comment = false
+        var atLineStart = true
+        var line = ""
+
+        func endWord() {
+            if wordStarted { statement.append(word) }
+            word = ""
+            wordStarted = false
+        }
+        func endStatement() {
+            if file != managedPath, let serverDepth, depth == serverDepth + 1, let keyword = statement.first {
+                if keyword == "listen", statement.count > 1, let parsed = parseListen(Substring(statement[1])) {
+                    listens.append((parsed.0, parsed.1, statement.contains("ssl")))
+                } else if keyword == "server_name" {
+                    names += statement.dropFirst().map { $0.lowercased() }
                 }
             }
-            flushToken()
+            statement = []
         }
+
+        let characters = Array(dump)
+        var index = 0
+        while index < characters.count {
+            let character = characters[index]
+            index += 1
+            if atLineStart && depth == 0 && quote == nil && !comment {
+                // Read the whole line to see whether it is a file header.
+                var end = index - 1
+                while end < characters.count && characters[end] != "\n" { end += 1 }
+                line = String(characters[(index - 1)..<end])
+                if line.hasPrefix("# configuration file ") {
+                    if !statement.isEmpty || wordStarted { return nil }
+                    file = String(line.dropFirst("# configuration file ".count))
+                    if file.hasSuffix(":") { file.removeLast() }
+                    index = end + 1
+                    continue
+                }
+            }
+            atLineStart = character == "\n"
+            if comment {
+                if character == "\n" { comment = false }
+                continue
+            }
+            if let open = quote {
+                if escaped {
+                    word.append(character)
+                    escaped = false
+                } else if character == "\\" {
+                    escaped = true
+                } else if character == open {
+                    quote = nil
+                } else {
+                    word.append(character)
+                }
+                continue
+            }
+            switch character {
+            case " ", "\t", "\r", "\n":
+                endWord()
+            case "\"", "'" where !wordStarted:
+                quote = character
+                wordStarted = true
+            case "#" where !wordStarted:
+                comment = true
+            case ";":
+                endWord()
+                endStatement()
+            case "{":
+                endWord()
+                if file != managedPath, serverDepth == nil, statement == ["server"] {
+                    serverDepth = depth
+                    listens = []
+                    names = []
+                }
+                depth += 1
+                statement = []
+            case "}":
+                endWord()
+                if !statement.isEmpty { return nil }
+                depth -= 1
+                if depth < 0 { return nil }
+                if let start = serverDepth, depth == start {
+                    for (address, port, tls) in listens.isEmpty ? [(nil, 80, false)] : listens {
+                        inventory.sites.append(Site(address: address, port: port, tls: tls, names: names, file: file))
+                    }
+                    serverDepth = nil
+                }
+            default:
+                word.append(character)
+                wordStarted = true
+            }
+        }
+        endWord()
+        guard depth == 0, quote == nil, statement.isEmpty else { return nil }
         return inventory
     }
 
@@ -114,7 +172,9 @@ public struct ProxyInventory: Equatable, Sendable {
                 if words.count >= 3, words[1] != "is", let file = location(words.last!) {
                     if file != managedPath {
                         inventory.sites.append(
-                            Site(address: parsed.0, port: parsed.1, tls: nil, names: [words[1].lowercased()], file: file))
+                            Site(
+                                address: parsed.0, port: parsed.1, tls: nil, names: [words[1].lowercased()], file: file,
+                                line: lineNumber(words.last!)))
                     }
                 }
                 continue
@@ -124,7 +184,9 @@ public struct ProxyInventory: Equatable, Sendable {
             if first == "port", words.count >= 5, words[2] == "namevhost", let file = location(words[4]) {
                 if file != managedPath {
                     inventory.sites.append(
-                        Site(address: address, port: port, tls: nil, names: [words[3].lowercased()], file: file))
+                        Site(
+                            address: address, port: port, tls: nil, names: [words[3].lowercased()], file: file,
+                            line: lineNumber(words[4])))
                 }
             } else if first == "alias", words.count >= 2, let last = inventory.sites.last, last.port == port {
                 inventory.sites[inventory.sites.count - 1].names.append(words[1].lowercased())
@@ -137,6 +199,12 @@ public struct ProxyInventory: Equatable, Sendable {
     static func location(_ word: Substring) -> String? {
         guard word.hasPrefix("("), word.hasSuffix(")"), let colon = word.lastIndex(of: ":") else { return nil }
         return String(word[word.index(after: word.startIndex)..<colon])
+    }
+
+    /// `(/etc/apache2/sites-enabled/other.conf:12)` → 12.
+    static func lineNumber(_ word: Substring) -> Int? {
+        guard word.hasSuffix(")"), let colon = word.lastIndex(of: ":") else { return nil }
+        return Int(word[word.index(after: colon)..<word.index(before: word.endIndex)])
     }
 
     /// Reasons `plan` would take over another site: a name it serves on the same address and port, or a port

@@ -30,6 +30,8 @@ public struct CommandResult: Equatable, Sendable {
     public var output: String
     /// Why the command could not be started at all.
     public var launchError: String?
+    /// The command wrote more than the runner keeps; ``output`` is its beginning.
+    public var outputTruncated = false
 
     public init(argv: [String], exitStatus: Int32?, timedOut: Bool = false, output: String = "", launchError: String? = nil) {
         self.argv = argv

@@ -45,7 +45,12 @@ public enum CommandRunner {
         return nil
     }
 
-    public static func runBlocking(_ argv: [String], timeoutSeconds: Int) -> CommandResult {
+    /// - Parameter maxOutput: the most output kept; beyond it the rest is read and dropped, and the result's
+    ///   ``CommandResult/outputTruncated`` says so.
+    /// - Parameter standardErrorToo: false sends the command's stderr to /dev/null (for a dump read as data).
+    public static func runBlocking(
+        _ argv: [String], timeoutSeconds: Int, maxOutput: Int = maxOutputBytes, standardErrorToo: Bool = true
+    ) -> CommandResult {
         guard let first = argv.first else { return CommandResult(argv: argv, exitStatus: nil, launchError: "empty command") }
         guard let executable = resolve(first) else {
             return CommandResult(argv: argv, exitStatus: nil, launchError: "\(first) not found (searched PATH)")
@@ -61,7 +66,11 @@ public enum CommandRunner {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        if standardErrorToo {
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
         // Nothing of the daemon's reaches the command (or an httpd it starts): not the connection to GoCD,
         // not libcurl's socket pair, not the lock.
         posix_spawn_file_actions_addclosefrom_np(&actions, 3)
@@ -92,6 +101,7 @@ public enum CommandRunner {
         }
         var output: [UInt8] = []
         var timedOut = false
+        var truncated = false
         var status: Int32 = 0
         var reaped = false
         let deadline = Monotonic.seconds() + Double(timeoutSeconds)
@@ -112,8 +122,11 @@ public enum CommandRunner {
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 {
                     pipeOpen = false
-                } else if output.count < maxOutputBytes {
-                    output.append(contentsOf: buffer[0..<min(count, maxOutputBytes - output.count)])
+                } else if output.count < maxOutput {
+                    if count > maxOutput - output.count { truncated = true }
+                    output.append(contentsOf: buffer[0..<min(count, maxOutput - output.count)])
+                } else {
+                    truncated = true
                 }
                 continue
             }
@@ -139,9 +152,11 @@ public enum CommandRunner {
         }
         let exited = (status & 0x7F) == 0
         let text = String(decoding: output, as: UTF8.self)
-        return CommandResult(
+        var result = CommandResult(
             argv: argv, exitStatus: exited && !timedOut ? (status >> 8) & 0xFF : nil, timedOut: timedOut,
             output: text.hasSuffix("\n") ? String(text.dropLast()) : text)
+        result.outputTruncated = truncated
+        return result
     }
 
 }

@@ -14,6 +14,8 @@ public enum ListeningSockets {
         public var address: String
         public var port: Int
         public var inode: UInt64
+        /// Who created the socket (its owner's uid). The proxy's listening sockets are root's.
+        public var uid: UInt32 = 0
     }
 
     public struct Holder: Equatable, Sendable, CustomStringConvertible {
@@ -22,23 +24,54 @@ public enum ListeningSockets {
         public var description: String { "\(name) (pid \(pid))" }
     }
 
-    /// Every listening TCP socket.
-    public static func all() -> [Socket] {
-        parse(readSmall("/proc/net/tcp") ?? "", v6: false) + parse(readSmall("/proc/net/tcp6") ?? "", v6: true)
+    /// The listening TCP sockets on `ports`. The tables are read whole, line by line (a host, or a local user,
+    /// may have tens of thousands of sockets), keeping only the ports asked about.
+    public static func listening(on ports: Set<Int>) -> [Socket] {
+        var out: [Socket] = []
+        for (path, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+            forEachLine(path) { line in
+                if let socket = parseLine(line, v6: v6), ports.contains(socket.port) { out.append(socket) }
+            }
+        }
+        return out
+    }
+
+    /// Calls `body` with every line of a /proc file, without a size cap and without holding it all.
+    static func forEachLine(_ path: String, _ body: (Substring) -> Void) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            pending.append(contentsOf: buffer[0..<count])
+            if let last = pending.lastIndex(of: 0x0A) {
+                let text = String(decoding: pending[...last], as: UTF8.self)
+                for line in text.split(separator: "\n") { body(line) }
+                pending.removeSubrange(...last)
+            }
+        }
+        if !pending.isEmpty { body(Substring(String(decoding: pending, as: UTF8.self))) }
     }
 
     /// Parses the text of `/proc/net/tcp` or `/proc/net/tcp6`, keeping LISTEN (0A) sockets.
     public static func parse(_ text: String, v6: Bool) -> [Socket] {
-        var out: [Socket] = []
-        for line in text.split(separator: "\n").dropFirst() {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count > 9, fields[3] == "0A" else { continue }
-            let local = fields[1].split(separator: ":")
-            guard local.count == 2, let port = Int(local[1], radix: 16), let inode = UInt64(fields[9]) else { continue }
-            guard let address = v6 ? ipv6(local[0]) : ipv4(local[0]) else { continue }
-            out.append(Socket(address: address, port: port, inode: inode))
-        }
-        return out
+        text.split(separator: "\n").compactMap { parseLine($0, v6: v6) }
+    }
+
+    /// One line of the table (the header and anything not LISTEN give nil).
+    static func parseLine(_ line: Substring, v6: Bool) -> Socket? {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count > 9, fields[3] == "0A" else { return nil }
+        let local = fields[1].split(separator: ":")
+        guard local.count == 2, let port = Int(local[1], radix: 16), let inode = UInt64(fields[9]),
+            let uid = UInt32(fields[7])
+        else { return nil }
+        guard let address = v6 ? ipv6(local[0]) : ipv4(local[0]) else { return nil }
+        return Socket(address: address, port: port, inode: inode, uid: uid)
     }
 
     /// `0100007F` → `127.0.0.1` (the kernel prints the address in host byte order, little-endian here).

@@ -38,17 +38,50 @@ public struct LiveServingCheck: ServingCheck {
     /// Names and ports other sites of the proxy use (SPEC §5b), from the proxy's own dump of its configuration.
     func collisionRefusals(_ plan: ProxyPlan) -> [Refusal] {
         guard let argv = Self.dumpCommand(settings) else { return [] }
-        let dump = CommandRunner.runBlocking(argv, timeoutSeconds: settings.commandTimeoutSeconds)
+        let dump = CommandRunner.runBlocking(
+            argv, timeoutSeconds: settings.commandTimeoutSeconds, maxOutput: Self.maxDumpBytes, standardErrorToo: false)
         // A proxy whose configuration does not load has nothing to compare with; its config test says why.
         guard dump.succeeded else { return [] }
+        let unreadable = Refusal(
+            listener: plan.listeners.first?.origin ?? "",
+            reason:
+                "cannot tell which names and ports other sites use: \(dump.outputTruncated ? "the proxy's configuration dump is larger than \(Self.maxDumpBytes >> 20) MiB" : "the proxy's configuration dump could not be read with certainty") (\(argv.joined(separator: " "))); refusing rather than guessing"
+        )
+        if dump.outputTruncated { return [unreadable] }
         var inventory: ProxyInventory
         switch settings.kind {
-        case .nginx: inventory = ProxyInventory.nginx(dump.output, managedPath: settings.output)
-        case .apache: inventory = ProxyInventory.apache(dump.output, managedPath: settings.output)
+        case .nginx:
+            guard let parsed = ProxyInventory.nginx(dump.output, managedPath: settings.output) else { return [unreadable] }
+            inventory = parsed
+        case .apache:
+            inventory = ProxyInventory.apache(dump.output, managedPath: settings.output)
+            for index in inventory.sites.indices {
+                inventory.sites[index].tls = Self.apacheVirtualHostUsesTLS(
+                    file: inventory.sites[index].file, line: inventory.sites[index].line)
+            }
         }
         let target = Posix.resolveSymlinks(settings.output)
         inventory.sites.removeAll { $0.file == target }
         return inventory.collisions(with: plan, addresses: settings.listenAddresses)
+    }
+
+    /// The most of a configuration dump read (a host with many sites has a large one).
+    static let maxDumpBytes = 16 << 20
+
+    /// Whether the `<VirtualHost>` starting at `line` of `file` says `SSLEngine on`; nil when unreadable.
+    static func apacheVirtualHostUsesTLS(file: String, line: Int?) -> Bool? {
+        guard let line, let bytes = try? Posix.readRegularFile(file, maxBytes: 4 << 20, what: "Apache configuration file")
+        else { return nil }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        guard line >= 1, line <= lines.count else { return nil }
+        for text in lines[(line - 1)...] {
+            let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard let first = words.first?.lowercased() else { continue }
+            if first.hasPrefix("#") { continue }
+            if first == "</virtualhost>" { return false }
+            if first == "sslengine", words.count > 1 { return words[1].lowercased() == "on" }
+        }
+        return nil
     }
 
     /// The proxy's dump of its whole configuration, built from the test command (which carries any `-p`,
@@ -68,7 +101,7 @@ public struct LiveServingCheck: ServingCheck {
 
     /// Every address and port of the plan that the proxy does not listen on already must be free.
     func portRefusals(_ plan: ProxyPlan) -> [Refusal] {
-        let sockets = ListeningSockets.all()
+        let sockets = ListeningSockets.listening(on: Set(plan.listeners.map(\.port)))
         var conflicts: [(Listener, String?, ListeningSockets.Socket)] = []
         var seen: Set<String> = []
         let wanted: [String?] = settings.listenAddresses.isEmpty ? [nil] : settings.listenAddresses
@@ -90,12 +123,22 @@ public struct LiveServingCheck: ServingCheck {
         var refused: Set<Int> = []
         for (listener, address, socket) in conflicts where !refused.contains(listener.port) {
             let held = holders[socket.inode] ?? []
-            if held.contains(where: { proxyProcessNames.contains($0.name) }) { continue }
+            // The proxy's listening sockets are root's: a process merely named "nginx" run by another user is not it.
+            if socket.uid == 0, held.contains(where: { proxyProcessNames.contains($0.name) }) { continue }
             let shown = socket.address.contains(":") ? "[\(socket.address)]:\(socket.port)" : "\(socket.address):\(socket.port)"
             let wantedText = address.map { "\($0):\(listener.port)" } ?? "port \(listener.port) on all addresses"
-            if held.isEmpty {
+            if held.isEmpty && socket.uid != 0 {
+                refusals.append(
+                    Refusal(
+                        listener: listener.origin,
+                        reason:
+                            "\(wantedText) is taken: \(shown) is held by a program of uid \(socket.uid), not by the proxy; free the port or change the site URL in GoCD"
+                    ))
+            } else if held.isEmpty {
                 if proxyPorts.contains(listener.port) { continue }
-                if stillListening == nil { stillListening = Set(ListeningSockets.all().map(\.inode)) }
+                if stillListening == nil {
+                    stillListening = Set(ListeningSockets.listening(on: Set(plan.listeners.map(\.port))).map(\.inode))
+                }
                 if stillListening?.contains(socket.inode) == false { continue }
                 refusals.append(
                     Refusal(
@@ -119,7 +162,7 @@ public struct LiveServingCheck: ServingCheck {
 
     /// Ports the managed file in place says the proxy serves (when the socket's holder cannot be seen).
     func currentProxyPorts() -> Set<Int> {
-        guard let bytes = try? Posix.readFile(Posix.resolveSymlinks(settings.output)) else { return [] }
+        guard let bytes = try? PathSafety.readOutput(settings.output) else { return [] }
         let installed = InstalledConfig.read(String(decoding: bytes, as: UTF8.self), kind: settings.kind)
         return Set(installed.listeners.map(\.port))
     }
