@@ -39,7 +39,7 @@ clean:
 demo:
 	KEEP=$(KEEP) Tests/demo/demo.sh
 
-# dist/gocd-proxy-sync_<version>_<arch>.deb (static-stdlib release binary).
+# dist/gocd-proxy-sync_<version>-<revision>_<arch>.deb (static-stdlib release binary, man page, completions).
 deb:
 	deploy/build-deb.sh
 
