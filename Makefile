@@ -4,13 +4,13 @@ BIN := .build/debug/gocd-proxy-sync
 PYTEST := python3 -m pytest
 KEEP ?= 0
 
-.PHONY: build release test unit integration crash-campaign demo deb bench clean
+.PHONY: build release test unit integration crash-campaign demo deb rpm bench clean
 
 build:
 	$(SWIFT) build
 
 release:
-	$(SWIFT) build -c release --static-swift-stdlib
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath
 
 # Unit tests of the pure core, then the integration tests against the real binary, nginx and apache2, then a
 # short crash campaign (every step of an apply killed once or so, about 40 SIGKILLs).
@@ -42,6 +42,10 @@ demo:
 # dist/gocd-proxy-sync_<version>-<revision>_<arch>.deb (static-stdlib release binary, man page, completions).
 deb:
 	deploy/build-deb.sh
+
+# dist/gocd-proxy-sync-<version>-1.<arch>.rpm from the same binary, RHEL paths (rpmbuild; Debian's rpm package).
+rpm:
+	deploy/build-rpm.sh
 
 # Benchmarks against the shell loop in Benchmarks/baseline.sh; writes Benchmarks/results.md (not part of make test).
 bench:

@@ -13,8 +13,9 @@ case $VERSION in
 esac
 ARCH=$(dpkg --print-architecture)
 BIN=${BIN:-.build/release/gocd-proxy-sync}
+# --disable-local-rpath: no RUNPATH $ORIGIN (the static-stdlib binary loads nothing from beside itself).
 if [ -z "${SKIP_BUILD:-}" ]; then
-    swift build -c release --static-swift-stdlib
+    swift build -c release --static-swift-stdlib --disable-local-rpath
 fi
 
 PKG=$(mktemp -d)
