@@ -5,13 +5,13 @@ PYTEST := python3 -m pytest
 KEEP ?= 0
 FUZZ_SECONDS ?= 30
 
-.PHONY: build release test unit integration crash-campaign demo deb bench clean fuzz sanitize asan tsan tsan-unit
+.PHONY: build release test unit integration crash-campaign demo deb rpm bench clean fuzz sanitize asan tsan tsan-unit
 
 build:
 	$(SWIFT) build
 
 release:
-	$(SWIFT) build -c release --static-swift-stdlib
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath
 
 # Unit tests of the pure core, then the integration tests against the real binary, nginx and apache2, then a
 # short crash campaign (every step of an apply killed once or so, about 40 SIGKILLs).
@@ -40,9 +40,13 @@ clean:
 demo:
 	KEEP=$(KEEP) Tests/demo/demo.sh
 
-# dist/gocd-proxy-sync_<version>_<arch>.deb (static-stdlib release binary).
+# dist/gocd-proxy-sync_<version>-<revision>_<arch>.deb (static-stdlib release binary, man page, completions).
 deb:
 	deploy/build-deb.sh
+
+# dist/gocd-proxy-sync-<version>-1.<arch>.rpm from the same binary, RHEL paths (rpmbuild; Debian's rpm package).
+rpm:
+	deploy/build-rpm.sh
 
 # Benchmarks against the shell loop in Benchmarks/baseline.sh; writes Benchmarks/results.md (not part of make test).
 bench:

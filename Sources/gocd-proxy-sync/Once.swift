@@ -2,11 +2,11 @@ import ArgumentParser
 import ProxySyncCore
 import ProxySyncSystem
 
-/// One cycle, then exit with SPEC §2's codes.
+/// One cycle, then exit with the codes in README's "Exit codes".
 struct Once: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Run one sync cycle and exit (0 in sync, 2 config, 3 GoCD, 4 rejected, 5 test failed, 6 reload failed, 7 write failed, 8 locked, 9 proxy already broken)."
+            "Run one sync cycle and exit (0 in sync, 2 config, 3 GoCD, 4 rejected, 5 test failed, 6 reload failed, 7 write failed, 8 locked, 9 proxy already broken, 10 not served)."
     )
 
     @OptionGroup var options: CommonOptions

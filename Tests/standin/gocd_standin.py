@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A loopback stand-in for a GoCD server, built from what GoCD's source does (README: "The GoCD side").
+"""A loopback stand-in for a GoCD server, built from what GoCD's source does; the behaviour it reproduces is
+written down in docs/gocd-api.md (and README: "The GoCD side").
 
 It serves GET /go/api/admin/config/server/site_urls with GoCD's rules (exact Accept, 401/403/404/503, JSON
 bodies), /go/api/version, and echoes every other request as JSON so a test can see what a proxy forwarded

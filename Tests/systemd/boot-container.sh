@@ -1,7 +1,8 @@
 #!/bin/sh
 # Boots systemd in a container made from this machine's own root (an overlay over /, writes in a tmpfs),
 # with the files in $STAGE copied over the top. Runs in its own mount namespace; exits when the
-# container powers off. See ../shared/reference/systemd-in-a-container.md.
+# container powers off. /dev is left empty for systemd-nspawn to populate, /etc/machine-id empty so the booted
+# systemd makes its own; --register=no and --keep-unit keep it out of machined and in the caller's scope.
 #
 #   unshare -m Tests/systemd/boot-container.sh WORKDIR STAGE MACHINE_NAME
 set -eu
