@@ -11,7 +11,7 @@ struct Check: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     final class Report {
-        /// The exit code of the first failing line (SPEC §2): 2 config, credentials, commands or
+        /// The exit code of the first failing line (README: Exit codes): 2 config, credentials, commands or
         /// directories; 3 GoCD; 4 site URLs that would be rejected.
         var firstFailure: Int32?
 

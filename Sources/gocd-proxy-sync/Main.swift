@@ -2,7 +2,7 @@ import ArgumentParser
 import Glibc
 import ProxySyncSystem
 
-/// The entry point. Usage errors exit 2 (SPEC §2), not ArgumentParser's 64.
+/// The entry point. Usage errors exit 2 (README: Exit codes), not ArgumentParser's 64.
 @main
 enum Main {
     static func main() async {

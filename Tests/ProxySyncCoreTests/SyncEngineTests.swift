@@ -154,7 +154,7 @@ struct SyncEngineTests {
         #expect(state.state.lastAppliedSiteURL == urls.siteURL)
     }
 
-    // MARK: only what is served counts (SPEC §5a)
+    // MARK: only what is served counts (README: Only what is served counts)
 
     @Test func aReloadThatChangesNothingIsRolledBackWithExit10() async {
         let (engine, source, store, proxy, state) = make(urls)

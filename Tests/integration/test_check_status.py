@@ -49,7 +49,7 @@ def test_check_old_gocd_and_missing_command(standin, cfg_for):
     cfg = cfg_for(gocd)
     cfg.write_text(cfg.read_text().replace('reload_command = ["true"]', 'reload_command = ["no-such-reload-tool"]'))
     r = run("check", "--config", str(cfg))
-    # The exit code is the first failing line's class (SPEC §2): the GoCD line comes before the commands.
+    # The exit code is the first failing line's class (README: Exit codes): the GoCD line comes before the commands.
     assert r.returncode == 3, r.stdout
     out = lines(r)
     assert any(l.startswith("FAIL: GoCD 19.10.0 is older than 19.11") for l in out), out

@@ -1,5 +1,5 @@
 /// What the proxy serves besides the managed file, read from its own dump of the configuration
-/// (`nginx -T`, `apachectl -t -D DUMP_VHOSTS`), for the collision pre-flight (SPEC §5b).
+/// (`nginx -T`, `apachectl -t -D DUMP_VHOSTS`), for the collision pre-flight (README: Security model).
 public struct ProxyInventory: Equatable, Sendable {
     /// One address and port another site listens on, with its names.
     public struct Site: Equatable, Sendable {

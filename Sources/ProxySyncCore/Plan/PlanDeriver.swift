@@ -5,7 +5,7 @@ public enum Derivation: Equatable, Sendable {
     case nothingToDerive(warnings: [String])
 }
 
-/// Turns GoCD's site URLs into a ``ProxyPlan`` following SPEC §4's table, rejecting anything unsafe.
+/// Turns GoCD's site URLs into a ``ProxyPlan`` following README: The GoCD side's table, rejecting anything unsafe.
 public enum PlanDeriver {
     /// - Throws: ``SiteURLRejection`` when a value fails validation or the two cannot be served together.
     public static func derive(_ urls: SiteURLs, settings: ProxySettings) throws(SiteURLRejection) -> Derivation {
@@ -64,7 +64,7 @@ public enum PlanDeriver {
         return result
     }
 
-    /// `[proxy] allowed_server_names` and `allowed_ports`, when set, bound what GoCD may claim (SPEC §5b).
+    /// `[proxy] allowed_server_names` and `allowed_ports`, when set, bound what GoCD may claim (README: Security model).
     static func checkBounds(_ plan: ProxyPlan, urls: SiteURLs, settings: ProxySettings) throws(SiteURLRejection) {
         for listener in plan.listeners {
             let field = plan.field(for: listener.origin)

@@ -1,4 +1,4 @@
-/// Ties what a proxy answers to the file it was loaded from (SPEC §5a).
+/// Ties what a proxy answers to the file it was loaded from (README: Only what is served counts).
 ///
 /// Every proxying listener of a rendered file answers `GET /.well-known/gocd-proxy-sync/generation`
 /// itself, to this host only, with `gocd-proxy-sync-generation=<hex>`, where `<hex>` is a digest of the

@@ -1,4 +1,4 @@
-/// Rules for how credentials may travel to GoCD (SPEC §5b).
+/// Rules for how credentials may travel to GoCD (README: Security model).
 public enum Transport {
     /// Why sending credentials to `server_url` would expose them, or nil when it is fine: plain `http://` to a
     /// host that is not loopback, unless `allow_insecure_http = true`.

@@ -1,4 +1,4 @@
-/// How one cycle ended. ``exitCode`` is what `once` exits with (SPEC §2).
+/// How one cycle ended. ``exitCode`` is what `once` exits with (README: Exit codes).
 public enum CycleOutcome: Equatable, Sendable {
     case unchanged
     case applied(reason: String, diff: String)
@@ -10,7 +10,7 @@ public enum CycleOutcome: Equatable, Sendable {
     case reloadFailed(output: String)
     case writeFailed(String)
     case proxyBroken(output: String)
-    /// The proxy did not serve the new file after the reload; the previous file was restored (SPEC §5a).
+    /// The proxy did not serve the new file after the reload; the previous file was restored (README: Only what is served counts).
     case notServing(String)
 
     public var exitCode: Int32 {
@@ -26,7 +26,7 @@ public enum CycleOutcome: Equatable, Sendable {
         }
     }
 
-    /// The event name (SPEC §6) that best summarises the outcome.
+    /// The event name (README: Running under systemd) that best summarises the outcome.
     /// A dry run changes nothing and is never recorded; it counts as `unchanged`.
     public var event: Event {
         switch self {

@@ -65,7 +65,7 @@ public protocol StateStore: Sendable {
     func save(_ state: SyncState) throws(StoreError)
 }
 
-/// A reason the plan must not go live, found before anything is written (SPEC §5a, §5b).
+/// A reason the plan must not go live, found before anything is written (README: Only what is served counts, §5b).
 public struct Refusal: Equatable, Sendable, CustomStringConvertible {
     /// The listener it concerns, e.g. `https://gocd.example.com:8443`.
     public var listener: String
@@ -144,7 +144,7 @@ public struct Superseded: Equatable, Sendable {
     }
 }
 
-/// Asks the proxy what it serves, before and after a change (SPEC §5a).
+/// Asks the proxy what it serves, before and after a change (README: Only what is served counts).
 public protocol ServingCheck: Sendable {
     /// Checks the plan against the host before anything is written: ports held by other programs,
     /// certificates that do not cover a name or do not match their key, names or ports other sites use.

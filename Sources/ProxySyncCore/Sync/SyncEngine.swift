@@ -471,7 +471,7 @@ public struct SyncEngine: Sendable {
     }
 
     /// Records the outcome in the state file, unless the cycle changed nothing: an unchanged cycle after
-    /// an unchanged cycle writes nothing at all (SPEC §1), so the file's times are those of the last event.
+    /// an unchanged cycle writes nothing at all (README), so the file's times are those of the last event.
     func record(_ outcome: CycleOutcome, into current: inout SyncState, now: Timestamp) {
         let previous = state.load()
         current.lastCycleAt = now.iso8601

@@ -14,7 +14,7 @@ public enum CommandRunner {
         await Blocking.run { runBlocking(argv, timeoutSeconds: timeoutSeconds) }
     }
 
-    /// Variables of the daemon's own that a command must not see (SPEC §5b); ``Failpoint/variable`` among them,
+    /// Variables of the daemon's own that a command must not see (README: Security model); ``Failpoint/variable`` among them,
     /// so a fault point armed for the daemon never fires in a command it runs.
     static let privateVariables: Set<String> = [
         "CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID",
@@ -173,7 +173,7 @@ public struct CommandProxyControl: ProxyControl {
         var result = await CommandRunner.run(settings.testCommand, timeoutSeconds: settings.commandTimeoutSeconds)
         Failpoint.hit("after-test")
         // NGINX ignores the second server block that claims a name on the same address and port, and only warns:
-        // for this program that is a failed test (SPEC §5b), since another site's traffic would be at stake.
+        // for this program that is a failed test (README: Security model), since another site's traffic would be at stake.
         if result.succeeded, result.output.contains("conflicting server name") {
             result.exitStatus = 1
             result.output += "\n(gocd-proxy-sync: a conflicting server name counts as a failed test)"

@@ -1,7 +1,7 @@
 import Glibc
 import ProxySyncCore
 
-/// Where the managed file lives must be changeable by root only (SPEC §5b), as OpenSSH's StrictModes asks
+/// Where the managed file lives must be changeable by root only (README: Security model), as OpenSSH's StrictModes asks
 /// of a key's directories: otherwise a local user could swap the file, or a directory on the way, for a link
 /// that makes the root daemon write, read or delete something else.
 public enum PathSafety {

@@ -35,7 +35,7 @@ public struct LiveServingCheck: ServingCheck {
         await Self.offPool { certificateFindings(plan).notices }
     }
 
-    /// Names and ports other sites of the proxy use (SPEC §5b), from the proxy's own dump of its configuration.
+    /// Names and ports other sites of the proxy use (README: Security model), from the proxy's own dump of its configuration.
     func collisionRefusals(_ plan: ProxyPlan) -> [Refusal] {
         guard let argv = Self.dumpCommand(settings) else { return [] }
         let dump = CommandRunner.runBlocking(
@@ -167,7 +167,7 @@ public struct LiveServingCheck: ServingCheck {
         return Set(installed.listeners.map(\.port))
     }
 
-    /// The certificate must cover every HTTPS name, and the key must belong to it (SPEC §5a).
+    /// The certificate must cover every HTTPS name, and the key must belong to it (README: Only what is served counts).
     public func certificateFindings(_ plan: ProxyPlan) -> PreflightReport {
         let https = plan.listeners.filter { $0.scheme == .https }
         guard !https.isEmpty, let certificatePath = settings.tlsCertificate, let keyPath = settings.tlsCertificateKey
