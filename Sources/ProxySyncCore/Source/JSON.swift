@@ -1,4 +1,4 @@
-/// A small JSON reader and writer, so the program needs no Foundation (SPEC: the smallest module that serves).
+/// A small JSON reader and writer, so the program needs no Foundation (the smallest module that serves).
 public enum JSON: Equatable, Sendable {
     case null
     case bool(Bool)
