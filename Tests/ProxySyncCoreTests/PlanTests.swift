@@ -168,6 +168,9 @@ struct RenderedSiteTests {
         #expect(!text.contains("upgrade=websocket"))
         #expect(text.contains("RewriteCond %{HTTP:Upgrade} =websocket [NC]"))
         #expect(text.contains("RewriteRule ^/(.*)$ ws://127.0.0.1:8153/$1 [P,L]"))
+        #expect(
+            text.contains("RewriteCond %{REQUEST_URI} !^/\\.well-known/gocd-proxy-sync/\n"),
+            "the generation path is never handed to GoCD, websocket or not")
         #expect(ApacheModules.required(proxy).contains("rewrite"))
     }
 

@@ -262,3 +262,59 @@ def test_a_directory_at_the_temporary_name_is_skipped(setup):
     r = once(s)
     assert r.returncode == 0, r.stderr
     assert s["output"].read_text().startswith("# Managed by gocd-proxy-sync")
+
+
+def test_the_collision_check_reads_a_large_dump_and_nginx_quoting(setup):
+    """A large dump is read whole; '#' inside a word and quoted braces do not hide the sites after them."""
+    s = setup
+    port = free_port()
+    (s["nginx"].confd / "aaa-big.conf").write_text("# filler\n" * 12000)  # ~100 KiB of comments first
+    (s["nginx"].confd / "intranet.conf").write_text(
+        f'server {{ listen 127.0.0.1:{port}; server_name "intranet.example.com";\n'
+        f'  location /app {{ rewrite ^ /#/app redirect; }}\n'
+        f'  location /q {{ return 200 "{{}};#"; }} }}\n'
+        f'server {{ listen 127.0.0.1:{port}; server_name wiki.example.com; }}\n')
+    assert once(s).returncode == 0
+    s["gocd"].control(site_url=f"http://wiki.example.com:{port}")
+    r = once(s)
+    assert r.returncode == 4 and "wiki.example.com is already served" in r.stderr, r.stderr
+    s["gocd"].control(site_url=f"http://gocd.test:{s['http_port']}", secure_site_url=f"https://gocd.test:{port}")
+    r = once(s)
+    assert r.returncode == 4 and f"port {port} is used by another site" in r.stderr, r.stderr
+
+
+def test_a_process_named_nginx_run_by_another_user_is_not_the_proxy(setup):
+    import subprocess
+    s = setup
+    assert once(s).returncode == 0
+    port = free_port()
+    squatter = subprocess.Popen(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "python3", "-c",
+         "import ctypes, socket, time; ctypes.CDLL(None).prctl(15, b'nginx', 0, 0, 0); "
+         f"s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(); print('up', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert squatter.stdout.readline().strip() == "up"
+        s["gocd"].control(secure_site_url=f"https://gocd.test:{port}")
+        r = once(s)
+        assert r.returncode == 4, r.stderr
+        assert f"pid {squatter.pid}" in r.stderr and "not by the proxy" in r.stderr, r.stderr
+    finally:
+        squatter.kill()
+        squatter.wait()
+
+
+def test_a_token_file_behind_a_link_another_user_owns_is_refused(setup, tmp_path):
+    s = setup
+    secret = tmp_path / "root-secret"
+    secret.write_text("root-only-secret\n")
+    secret.chmod(0o600)
+    link = tmp_path / "token-link"
+    os.symlink(secret, link)
+    os.lchown(link, nobody(), -1)
+    s["cfg"].write_text(s["cfg"].read_text().replace(str(s["tmp"] / "token"), str(link)))
+    r = once(s)
+    assert r.returncode == 2, r.stderr
+    assert "symbolic link owned by uid" in r.stderr
+    assert "root-only-secret" not in r.stderr
+    assert all("root-only-secret" not in (q["authorization"] or "") for q in s["gocd"].snapshot()["requests"])

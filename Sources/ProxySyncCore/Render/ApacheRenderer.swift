@@ -97,6 +97,7 @@ public struct ApacheRenderer: Renderer {
                         # httpd before 2.4.47: mod_rewrite hands GoCD's job console (/go/console-websocket/...) to
                         # mod_proxy_wstunnel.
                         RewriteEngine On
+                        RewriteCond %{REQUEST_URI} !^\(Generation.prefix.replacing(".", with: "\\."))
                         RewriteCond %{HTTP:Upgrade} =websocket [NC]
                         RewriteRule ^/(.*)$ \(websocket)/$1 [P,L]
                         ProxyPass / \(upstream)/

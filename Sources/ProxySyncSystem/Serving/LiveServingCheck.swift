@@ -319,8 +319,10 @@ public struct LiveServingCheck: ServingCheck {
                     ) { answer in generation == nil || Generation.inAnswer(answer.body) == generation }
                 }
                 if case .failure(let failure) = first {
+                    // An old worker closing its sockets may drop one connection: try again, within the attempts.
                     problem = failure.description
-                    break
+                    try? await Task.sleep(for: .milliseconds(25))
+                    continue
                 }
                 guard let second else {
                     try? await Task.sleep(for: .milliseconds(25))

@@ -26,6 +26,10 @@ public enum CredentialLoader {
 
     static func read(_ path: String, key: String, configFile: String, strict: Bool) throws(ConfigError) -> String {
         func fail(_ problem: String) -> ConfigError { ConfigError(file: configFile, key: key, problem: problem) }
+        // A configured credential file, like the managed file: only root may change the directories on the way,
+        // and a symbolic link is followed only when root owns it (else any root-only one-line secret could be
+        // sent to GoCD as the token). systemd's $CREDENTIALS_DIRECTORY is systemd's own.
+        if strict, let problem = PathSafety.problem(forOutput: path) { throw fail(problem) }
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw fail("cannot read \(path): \(Posix.errorText())\(errno == EACCES ? " (run as root or fix the owner)" : "")")
