@@ -78,8 +78,8 @@ def task_counters(pid):
     return cpu, switches, threads
 
 
-def running_idle(binary, cfg, gocd, https_port, env):
-    """The idle cycle of `run` at its own cadence (1 s), against the shell loop at the same cadence."""
+def running_daemon(binary, cfg, gocd, https_port):
+    """`run` at its own cadence (1 s): CPU of all threads and context switches per idle cycle, threads, RSS."""
     daemon = subprocess.Popen([binary, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: http_get(https_port, "/go", host="gocd.bench", https=True)[0] == 200, timeout=20, what="applied")
@@ -89,12 +89,21 @@ def running_idle(binary, cfg, gocd, https_port, env):
                  interval=0.2, what="cycles")
         n1, (cpu1, sw1, threads) = gocd.snapshot()["api_requests"], task_counters(daemon.pid)
         cycles = n1 - n0
-        daemon_row = {"cycles": cycles, "cpu_ms_per_cycle": (cpu1 - cpu0) / 1e6 / cycles,
-                      "context_switches_per_cycle": (sw1 - sw0) / cycles, "threads": threads,
-                      "rss_kib": rss_kib(daemon.pid)}
+        return {"cycles": cycles, "cpu_ms_per_cycle": (cpu1 - cpu0) / 1e6 / cycles,
+                "context_switches_per_cycle": (sw1 - sw0) / cycles, "threads": threads, "rss_kib": rss_kib(daemon.pid)}
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=20)
+
+
+def running_idle(binary, cfg, gocd, https_port, env, tmp):
+    """The running daemon's idle cycle, with metrics off and on, and the shell loop at the same cadence."""
+    daemon_row = running_daemon(binary, cfg, gocd, https_port)
+    plain = cfg.read_text()
+    (tmp / "metrics").mkdir(exist_ok=True)
+    cfg.write_text(plain + f'\n[metrics]\ntextfile = "{tmp / "metrics" / "gps.prom"}"\n')
+    daemon_row["with_metrics"] = running_daemon(binary, cfg, gocd, https_port)
+    cfg.write_text(plain)
     subprocess.run([ROOT / "Benchmarks/baseline.sh", "1", "0"], env=env, check=True)  # its own first apply
     cpu0 = children_cpu()
     subprocess.run([ROOT / "Benchmarks/baseline.sh", str(RUNNING_CYCLES), "1"], env=env, check=True)
@@ -201,7 +210,7 @@ def run_all(tmp, binary, bench, results):
         # 0. The idle cycle as the daemon runs (headline), and the shell loop at the same cadence.
         env = baseline_env(tmp, gocd, nginx, certs, output)
         log(f"running daemon: {RUNNING_CYCLES} idle cycles at 1 s, then the shell loop likewise")
-        results["running"], results["running_baseline"] = running_idle(binary, cfg, gocd, https_port, env)
+        results["running"], results["running_baseline"] = running_idle(binary, cfg, gocd, https_port, env, tmp)
         output.unlink()
         shutil.rmtree(tmp / "state", ignore_errors=True)
         log(f"confirmation cost: {CHANGES} applies with confirmation off, then on")
@@ -320,6 +329,10 @@ def write_results(r):
          f"per cycle; {rd['threads']} threads; RSS {rd['rss_kib'] / 1024:.1f} MiB)",
          f"{rb['cpu_ms_per_iteration']:.1f} ms ({rb['iterations']} iterations at 1 s)",
          f"{rb['cpu_ms_per_iteration'] / rd['cpu_ms_per_cycle']:.0f}× less CPU", "≤ 1 ms"),
+        ("Metrics textfile on (node_exporter collector), same idle cycle",
+         f"{rd['with_metrics']['cpu_ms_per_cycle']:.2f} ms per cycle, RSS {rd['with_metrics']['rss_kib'] / 1024:.1f} MiB",
+         "n/a", f"{rd['with_metrics']['cpu_ms_per_cycle'] - rd['cpu_ms_per_cycle']:+.2f} ms CPU, "
+         f"{(rd['with_metrics']['rss_kib'] - rd['rss_kib']) / 1024:+.1f} MiB", "≤ +0.05 ms, ≤ +1 MiB"),
         ("What confirmation adds to an apply (`once`, p50 with it on − off; includes waiting for NGINX's reload)",
          f"+{c['added_p50_ms']:.0f} ms ({c['once_off_p50_ms']:.0f} → {c['once_on_p50_ms']:.0f} ms); reload → confirmed "
          f"p50 / p95 {c['confirmed_after_p50_ms']} / {c['confirmed_after_p95_ms']} ms", "n/a (believes the reload)",
