@@ -81,8 +81,15 @@ class Container:
             self.pid = wait_for(self.find_init, timeout=30, what="container PID 1")
         except AssertionError:
             raise AssertionError("the container did not boot: " + self.log.read_text()[-3000:])
-        wait_for(lambda: self.sh("systemctl is-system-running").stdout.strip() in ("running", "degraded"),
-                 timeout=60, what="systemd running in the container")
+        # Booting takes seconds on a quiet machine; a loaded one (parallel builds) has been seen to need more
+        # than a minute. On a timeout, say which jobs were still waiting.
+        try:
+            wait_for(lambda: self.sh("systemctl is-system-running").stdout.strip() in ("running", "degraded"),
+                     timeout=180, what="systemd running in the container")
+        except AssertionError:
+            raise AssertionError("systemd did not finish booting in the container: "
+                                 + self.sh("systemctl is-system-running; systemctl list-jobs --no-pager; "
+                                           "systemctl --failed --no-pager").stdout)
 
     def find_init(self):
         out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,comm="], capture_output=True, text=True).stdout
