@@ -70,47 +70,18 @@ public enum PathSafety {
     }
 
     static func kind(_ mode: mode_t) -> String {
-        switch mode & S_IFMT {
-        case S_IFDIR: "a directory"
-        case S_IFIFO: "a FIFO"
-        case S_IFCHR, S_IFBLK: "a device"
-        case S_IFSOCK: "a socket"
-        case S_IFLNK: "a symbolic link"
-        default: "not a regular file"
-        }
+        (mode & S_IFMT) == S_IFLNK ? "a symbolic link" : Posix.kindName(mode) ?? "a regular file"
     }
 
     /// Reads the managed file: only a regular file (never a FIFO or device, which could hang or never end),
     /// at most ``maxOutputBytes``. nil when there is none.
     public static func readOutput(_ output: String) throws(StoreError) -> [UInt8]? {
         if let problem = problem(forOutput: output) { throw StoreError("refusing to manage \(output): \(problem)") }
-        let target = Posix.resolveSymlinks(output)
-        let fd = open(target, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw Posix.failure("read", target)
+        do {
+            return try Posix.readRegularFile(
+                Posix.resolveSymlinks(output), maxBytes: maxOutputBytes, what: "regular file")
+        } catch {
+            throw StoreError("refusing to read \(error)")
         }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw Posix.failure("read", target) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw StoreError("refusing to read \(target): it is \(kind(info.st_mode)), not a regular file")
-        }
-        guard Int(info.st_size) <= maxOutputBytes else {
-            throw StoreError("refusing to read \(target): larger than \(maxOutputBytes >> 20) MiB, not a proxy site file")
-        }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while out.count <= maxOutputBytes {
-            let count = read(fd, &buffer, buffer.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw Posix.failure("read", target)
-            }
-            if count == 0 { break }
-            out.append(contentsOf: buffer[0..<count])
-        }
-        guard out.count <= maxOutputBytes else { throw StoreError("refusing to read \(target): it keeps growing") }
-        return out
     }
 }

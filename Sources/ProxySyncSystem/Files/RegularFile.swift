@@ -65,7 +65,7 @@ extension Posix {
     }
 
     /// "a FIFO", "a directory"…; nil for a regular file.
-    private static func kindName(_ mode: mode_t) -> String? {
+    static func kindName(_ mode: mode_t) -> String? {
         switch mode & S_IFMT {
         case S_IFREG: nil
         case S_IFDIR: "a directory"
