@@ -16,8 +16,10 @@ public enum AtomicFile {
     ///
     /// - Throws: ``StoreError``; the temporary file is removed on every failure path.
     @discardableResult
-    public static func write(_ bytes: [UInt8], to path: String, label: String = "output") throws(StoreError)
-        -> FileIdentity?
+    /// - Parameter durable: false skips the fsyncs, for a file that only needs to be whole when read, not to
+    ///   survive a power cut (the metrics textfile, rewritten every cycle: the fsyncs were most of its cost).
+    public static func write(_ bytes: [UInt8], to path: String, label: String = "output", durable: Bool = true)
+        throws(StoreError) -> FileIdentity?
     {
         let target = Posix.resolveSymlinks(path)
         let directory = Posix.dirname(target)
@@ -50,7 +52,7 @@ public enum AtomicFile {
             } else {
                 fchmod(fd, 0o644)
             }
-            if fsync(fd) != 0 { throw Posix.failure("flush", temp) }
+            if durable && fsync(fd) != 0 { throw Posix.failure("flush", temp) }
             Failpoint.hit("\(label)-after-fsync")
         }
         var written = stat()
@@ -58,7 +60,7 @@ public enum AtomicFile {
         if rename(temp, target) != 0 { throw Posix.failure("replace", target) }
         ok = true
         Failpoint.hit("\(label)-after-rename")
-        Posix.fsyncDirectory(directory)
+        if durable { Posix.fsyncDirectory(directory) }
         Failpoint.hit("\(label)-after-dir-fsync")
         return hasIdentity ? FileIdentity(written) : nil
     }

@@ -264,7 +264,9 @@ public struct LiveServingCheck: ServingCheck {
                     observed: "\(observed[listener.origin] ?? "no answer") after \(Self.seconds(now - start))",
                     elapsedSeconds: now - start)
             }
-            try? await Task.sleep(for: .milliseconds(50))
+            // NGINX takes tens of milliseconds to fork its new workers: ask often, so confirmation adds little
+            // beyond the proxy's own reload.
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 
