@@ -324,15 +324,24 @@ max_backoff_seconds = 0.4
         self.last_fault = name
 
     def readonly_include(self):
+        """A read-only bind mount of the include directory on itself (root ignores permissions); where mounts
+        are not allowed, the immutable attribute (chattr +i, ext4/xfs/btrfs)."""
         d = str(self.nginx.confd)
-        subprocess.run(["mount", "--bind", d, d], check=True)
-        self.mounted = True
-        subprocess.run(["mount", "-o", "remount,bind,ro", d], check=True)
+        if subprocess.run(["mount", "--bind", d, d], capture_output=True).returncode == 0:
+            self.mounted = "mount"
+            subprocess.run(["mount", "-o", "remount,bind,ro", d], check=True)
+            return
+        r = subprocess.run(["chattr", "+i", d], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Failure(f"cannot make the include directory read-only (mount --bind, chattr +i): {r.stderr.strip()}")
+        self.mounted = "chattr"
 
     def writable_include(self):
-        if self.mounted:
+        if self.mounted == "mount":
             subprocess.run(["umount", str(self.nginx.confd)], check=True)
-            self.mounted = False
+        elif self.mounted == "chattr":
+            subprocess.run(["chattr", "-i", str(self.nginx.confd)], check=True)
+        self.mounted = False
 
     # Resources ---------------------------------------------------------------------------------------
 
@@ -553,7 +562,7 @@ GoCD's site URL and nginx answers its generation); half-way between faults a sit
 
 - Machine: {os.cpu_count()} cores (`nproc`), {platform.system()} {platform.release()}, {nginx_v}
 - Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}
-- Binary: debug build (`.build/debug/gocd-proxy-sync`)
+- Binary: {'debug' if '/debug/' in BIN else 'release'} build (`{BIN}`)
 - Cycles: {s.cycles_done} (GoCD requests) in {s.elapsed:.0f} s ({s.cycles_done / s.elapsed:.1f} cycles/s);
   {sum(e['count'] for e in s.faults.values())} faults, {s.changes} site-URL changes between them
 - Result: {'**pass**' if not problems else '**FAIL**: ' + '; '.join(problems)}
