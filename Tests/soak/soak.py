@@ -542,6 +542,20 @@ FAULTS = [
 ]
 
 
+NOTES = """## Found
+
+Found and fixed by the soak: the `run` command kept its first engine in a local for the life of the process,
+so after the first SIGHUP replaced it, the first GoCD client (its curl handle, its wake-up socket pair and
+its keep-alive connection) stayed open: 3 fds more after the first SIGHUP, and after GoCD restarted that
+connection sat in CLOSE_WAIT for good. Bounded (one client, not one per SIGHUP), now gone: the daemon alone
+holds the engine.
+
+Not a leak: the first https request (the gocd-tls fault) loads OpenSSL's tables, +2 MiB resident once, so
+the warm-up includes one round of every fault; the thread count moves between 5 and 6 (the threads besides
+the main one are libdispatch's root-queue workers, `com.apple.root.*-qos`, which come and go).
+"""
+
+
 def report(s, problems, path):
     nginx_v = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
     rows = []
@@ -588,7 +602,8 @@ fault, since a first use is not a leak: the first https request alone loads Open
 
 Zombie children that stayed (a child still unreaped 1 s after it was seen): {len(s.zombie_failures)}.
 SIGTERM at the end: exit {s.exit_code}, `stopping` logged: {'yes' if s.stopping_seen else 'no'}.
-"""
+
+{NOTES}"""
     if path:
         Path(path).write_text(text)
     print(text)
