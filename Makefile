@@ -5,7 +5,7 @@ PYTEST := python3 -m pytest
 KEEP ?= 0
 FUZZ_SECONDS ?= 30
 
-.PHONY: build release test unit integration crash-campaign demo deb rpm bench clean fuzz sanitize asan tsan tsan-unit
+.PHONY: build release test unit integration crash-campaign soak demo deb rpm bench clean fuzz sanitize asan tsan tsan-unit
 
 build:
 	$(SWIFT) build
@@ -32,6 +32,15 @@ CRASH_REPS ?= 5
 CRASH_RANDOM ?= 30
 crash-campaign: build
 	python3 Tests/crash/campaign.py --reps $(CRASH_REPS) --random $(CRASH_RANDOM) --report Benchmarks/crash-campaign.md
+
+# The real `run` for CYCLES cycles (0.1 s apart) against a GoCD stand-in and a private nginx, a fault every ~100
+# cycles (GoCD errors, down, TLS, failing test/reload, read-only include directory, SIGHUPs), each back in sync
+# after; fails if fds or threads changed, a zombie stayed or VmRSS grew > 1 MiB after the warm-up.
+# SOAK_REPORT=Benchmarks/soak.md writes the report.
+CYCLES ?= 10000
+SOAK_REPORT ?=
+soak: build
+	python3 Tests/soak/soak.py --cycles $(CYCLES) $(if $(SOAK_REPORT),--report $(SOAK_REPORT))
 
 clean:
 	rm -rf .build .build-fuzz .build-asan .build-tsan dist

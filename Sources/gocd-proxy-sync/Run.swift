@@ -13,9 +13,22 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.bootstrapLogging()
+        let (daemon, lock) = try start(logger)
+        defer { withExtendedLifetime(lock) {} }
+        var quiet = logger
+        quiet.logLevel = .error
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet))
+        try await group.run()
+    }
+
+    /// The daemon with the first engine. Only the daemon holds that engine: it replaces it on SIGHUP, and a
+    /// local of `run()` would keep the first GoCD client, its curl handle and its connection, for the life of
+    /// the process (found by `make soak`: after a SIGHUP, a connection to a restarted GoCD stayed in CLOSE_WAIT).
+    private func start(_ logger: Logger) throws -> (SyncDaemon, StateLock) {
         let (bootstrap, engine) = try options.engine(logger)
         let lock = try options.takeLock(bootstrap, logger)
-        defer { withExtendedLifetime(lock) {} }
         logger.notice(
             "the daemon is running",
             metadata: [
@@ -27,12 +40,6 @@ struct Run: AsyncParsableCommand {
         bootstrap.warnAtStart(logger)
         let metrics = MetricsExporter.start(bootstrap.settings, logger: logger)
         metrics?.prime(engine.state.load())
-        let daemon = SyncDaemon(bootstrap: bootstrap, engine: engine, logger: logger, metrics: metrics)
-        var quiet = logger
-        quiet.logLevel = .error
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet))
-        try await group.run()
+        return (SyncDaemon(bootstrap: bootstrap, engine: engine, logger: logger, metrics: metrics), lock)
     }
 }

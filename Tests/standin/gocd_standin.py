@@ -13,6 +13,7 @@ import argparse
 import base64
 import hashlib
 import json
+import socket
 import ssl
 import threading
 import time
@@ -31,7 +32,8 @@ class State:
         self.user = args.user
         self.password = args.password
         self.admin = True
-        # normal | starting | backup | error500 | redirect | garbage | html | slow | huge | missing_field | null_field
+        # normal | starting | backup | error500 | not_found | redirect | garbage | html | slow | huge | reset |
+        # missing_field | null_field
         self.mode = "normal"
         self.slow_seconds = 30
         self.version = "26.1.0"
@@ -142,6 +144,20 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, "The url you are trying to reach appears to be incorrect.\n", "text/plain;charset=utf-8")
         if mode == "error500":
             return self.send(500, '{"error":"java.lang.NullPointerException"}')
+        if mode == "not_found":
+            # What GoCD answers when the API path or version does not exist (an upgrade that dropped it).
+            return self.send(404, "The url you are trying to reach appears to be incorrect.\n", "text/plain;charset=utf-8")
+        if mode == "reset":
+            # The connection drops mid-body: headers promise more than is sent, then the socket closes.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.go.cd.v1+json;charset=utf-8")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b'{"site_url": "http://')
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if mode == "redirect":
             return self.send(302, "", "text/html", {"Location": "/go/auth/login"})
         if mode == "garbage":
