@@ -246,4 +246,17 @@ struct SyncEngineTests {
         #expect(serving.confirmations == 0)
         #expect(state.state.serving == nil)
     }
+
+    @Test func droppedListenersAreCheckedOnlyWhenReturningToARecentGeneration() async {
+        let (engine, source, _, proxy, _) = make(urls)
+        _ = await engine.runCycle(dryRun: false, now: now)
+        source.set(.success(SiteURLs(siteURL: "", secureSiteURL: "https://gocd.example.com:8443")))
+        _ = await engine.runCycle(dryRun: false, now: now)
+        #expect(proxy.serving!.lastSuperseded == nil, "a new generation: nothing old can answer with its digest")
+        source.set(.success(urls))
+        #expect(await engine.runCycle(dryRun: false, now: now).exitCode == 0)
+        let superseded = proxy.serving!.lastSuperseded
+        #expect(superseded != nil, "back to the first file: the 8443 listener must fall silent")
+        #expect(superseded?.listeners.contains { $0.port == 8443 } == true)
+    }
 }

@@ -112,8 +112,12 @@ public final class FakeServing: ServingCheck, @unchecked Sendable {
         PreflightReport(refusals: refusals, notices: notices)
     }
 
+    /// What the last confirmation was told about the file it replaced.
+    public private(set) var lastSuperseded: Superseded?
+
     public func confirm(_ plan: ProxyPlan, generation: String?, superseded: Superseded?) async -> Confirmation {
         confirmations += 1
+        lastSuperseded = superseded
         let servedGeneration = served.flatMap(Generation.of)
         if servedGeneration == generation || (generation == nil && served != nil) {
             return Confirmation(failedListener: nil, observed: "", elapsedSeconds: 0.01)

@@ -248,9 +248,16 @@ public struct SyncEngine: Sendable {
         }
         current.lastReloadAt = now.iso8601
         current.reloadOwed = false
+        let generation = Generation.of(text)
+        // Only a change back to a generation applied lately can be answered by an old worker with the same digest;
+        // then the listeners the new file drops must fall silent too (that costs the old workers' drain time).
+        let returning = generation.map { current.recentGenerations.contains($0) } ?? false
         let confirmation = await confirm(
-            plan, generation: Generation.of(text), superseded: Superseded.from(previous, kind: settings.proxy.kind),
-            state: &current, now: now)
+            plan, generation: generation,
+            superseded: returning ? Superseded.from(previous, kind: settings.proxy.kind) : nil, state: &current, now: now)
+        if let generation {
+            current.recentGenerations = Array((current.recentGenerations.filter { $0 != generation } + [generation]).suffix(4))
+        }
         if let confirmation, !confirmation.confirmed {
             let outcome = await rollBack(
                 after: confirmation, previous: previous, backupPath: backupPath, state: &current, now: now)

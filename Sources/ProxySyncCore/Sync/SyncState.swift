@@ -31,6 +31,9 @@ public struct SyncState: Equatable, Sendable {
     public var serving: Bool?
     /// Digest of the bytes this program last wrote to the output: a different file on disk is drift.
     public var lastWrittenDigest: String?
+    /// Generations this program applied lately (newest last, a few): a change back to one of them is the case
+    /// where an old worker could answer with the same digest, so only then must dropped listeners fall silent.
+    public var recentGenerations: [String] = []
     /// Certificate path → the day (YYYY-MM-DD) its expiry was last warned about.
     public var certificateWarnings: [String: String] = [:]
     /// Set (never written) when the state file was damaged and replaced by a fresh record: what was lost.
@@ -56,6 +59,7 @@ public struct SyncState: Equatable, Sendable {
             if let value { members[key] = .string(value) }
         }
         if let serving { members["serving"] = .bool(serving) }
+        if !recentGenerations.isEmpty { members["recent_generations"] = .array(recentGenerations.map { .string($0) }) }
         if !certificateWarnings.isEmpty {
             members["certificate_warnings"] = .object(certificateWarnings.mapValues { .string($0) })
         }
@@ -82,6 +86,7 @@ public struct SyncState: Equatable, Sendable {
         bothUnset = json["both_unset"]?.bool ?? false
         lastConfirmedAt = json["last_confirmed_at"]?.string
         serving = json["serving"]?.bool
+        if case .array(let items)? = json["recent_generations"] { recentGenerations = items.compactMap { $0.string } }
         lastWrittenDigest = json["last_written_digest"]?.string
         if case .object(let warned)? = json["certificate_warnings"] {
             certificateWarnings = warned.compactMapValues { $0.string }
