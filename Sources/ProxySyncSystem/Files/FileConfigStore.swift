@@ -49,7 +49,13 @@ public struct FileConfigStore: ConfigStore {
     }
 
     public func readBackup(_ path: String) throws(StoreError) -> [UInt8] {
-        guard let bytes = try Posix.readFile(path) else { throw StoreError("the backup \(path) is missing") }
+        let read: [UInt8]?
+        do {
+            read = try Posix.readRegularFile(path, maxBytes: PathSafety.maxOutputBytes, what: "backup")
+        } catch {
+            throw StoreError("cannot read the backup \(error)")
+        }
+        guard let bytes = read else { throw StoreError("the backup \(path) is missing") }
         return bytes
     }
 

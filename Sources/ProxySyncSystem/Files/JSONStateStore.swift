@@ -33,7 +33,9 @@ public final class JSONStateStore: StateStore, @unchecked Sendable {
 
     /// nil when there is no state file yet.
     public func loadIfPresent() -> SyncState? {
-        guard let bytes = try? Posix.readFile(path), let json = try? JSON.parse(bytes) else { return nil }
+        guard let bytes = try? Posix.readRegularFile(path, maxBytes: 1 << 20, what: "state file"),
+            let json = try? JSON.parse(bytes)
+        else { return nil }
         return SyncState(json: json)
     }
 
