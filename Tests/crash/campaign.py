@@ -47,10 +47,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "Tests" / "integration"))
-from conftest import BIN, TOKEN, Nginx, Standin, free_port, http_get, write_config  # noqa: E402
+from conftest import GENERATION_PATH, GENERATION_RE, BIN, TOKEN, Nginx, Standin, free_port, http_get, write_config  # noqa: E402
 
-GENERATION_PATH = "/.well-known/gocd-proxy-sync/generation"
-GENERATION_RE = re.compile(rb"gocd-proxy-sync-generation=([0-9a-f]{16})")
 TEMP_RE = re.compile(r"^\.gocd-proxy-sync\..*\.tmp$")
 HOST = "gocd.test"
 

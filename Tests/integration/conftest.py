@@ -2,6 +2,7 @@
 import http.client
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -16,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("GOCD_PROXY_SYNC_BIN", str(ROOT / ".build" / "debug" / "gocd-proxy-sync"))
 STANDIN = ROOT / "Tests" / "standin" / "gocd_standin.py"
 TOKEN = "0123abcdTOKENSECRETvalue0123456789abcdef"
+# What every proxying listener of a rendered file answers to this host (README: Only what is served counts).
+GENERATION_PATH = "/.well-known/gocd-proxy-sync/generation"
+GENERATION_RE = re.compile(rb"gocd-proxy-sync-generation=([0-9a-f]{16})")
 
 
 def free_port():

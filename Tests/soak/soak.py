@@ -45,10 +45,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "Tests" / "integration"))
-from conftest import BIN, STANDIN, TOKEN, Nginx, free_port, http_get, wait_for  # noqa: E402
+from conftest import GENERATION_PATH, GENERATION_RE, BIN, STANDIN, TOKEN, Nginx, free_port, http_get, wait_for  # noqa: E402
 
-GENERATION_PATH = "/.well-known/gocd-proxy-sync/generation"
-GENERATION_RE = re.compile(rb"gocd-proxy-sync-generation=([0-9a-f]{16})")
 EVENT_RE = re.compile(r"^\S+ ([A-Z]+) ([a-z_]+): ")
 HOST = "gocd.test"
 EVENT_TIMEOUT = 30.0
