@@ -94,7 +94,10 @@ class Container:
     def find_init(self):
         out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,comm="], capture_output=True, text=True).stdout
         rows = [line.split(None, 2) for line in out.splitlines()]
-        nspawn = [r[0] for r in rows if len(r) == 3 and r[2].startswith("systemd-nspawn")]
+        # Only this container's nspawn (`unshare` and the script exec into it, so it has our child's pid, or is
+        # its child): another container still shutting down must never be taken for this one.
+        mine = {str(self.proc.pid)} | {r[0] for r in rows if len(r) == 3 and r[1] == str(self.proc.pid)}
+        nspawn = [r[0] for r in rows if len(r) == 3 and r[0] in mine and r[2].startswith("systemd-nspawn")]
         # nspawn's child (PID 1 of the container) runs systemd.
         for r in rows:
             if len(r) == 3 and r[1] in nspawn and r[2].startswith("systemd"):
