@@ -3,7 +3,8 @@
 shell loop in baseline.sh. Everything runs on loopback with the GoCD stand-in and a real nginx; each
 figure is reported with the baseline measured in the same run. Writes Benchmarks/results.md.
 
-Environment: BENCH_CYCLES (1000), BENCH_CHANGES (20), BENCH_IDLE_SECONDS (600), BENCH_RUNNING_CYCLES (40).
+Environment: BENCH_CYCLES (1000), BENCH_CHANGES (20), BENCH_IDLE_SECONDS (600), BENCH_RUNNING_CYCLES (40);
+BENCH_ONLY=idle measures only the running daemon's idle cycle and prints it (results.md is left alone).
 
 The headline idle figure is the daemon as it runs: `gocd-proxy-sync run` at a 1 s interval, all its threads'
 CPU summed from /proc/PID/task/*/schedstat, context switches from /proc/PID/task/*/status. The in-process
@@ -16,9 +17,11 @@ import random
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -78,9 +81,42 @@ def task_counters(pid):
     return cpu, switches, threads
 
 
+class UnitEnvironment:
+    """What the daemon gets under its unit and does every cycle there: a notify socket (READY, STATUS after every
+    cycle, WATCHDOG pings; drained here like systemd would), `$RUNTIME_DIRECTORY` on a tmpfs (the live record
+    rewritten after every cycle) and `$WATCHDOG_USEC` (300 s, as the unit's WatchdogSec)."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="gps-bench-run.", dir="/dev/shm"))
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(self.dir / "notify"))
+        self.messages = 0
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        while True:
+            try:
+                self.sock.recv(4096)
+                self.messages += 1
+            except OSError:
+                return
+
+    def env(self):
+        return dict(os.environ, NOTIFY_SOCKET=str(self.dir / "notify"), RUNTIME_DIRECTORY=str(self.dir / "runtime"),
+                    WATCHDOG_USEC="300000000")
+
+    def close(self):
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def running_daemon(binary, cfg, gocd, https_port):
-    """`run` at its own cadence (1 s): CPU of all threads and context switches per idle cycle, threads, RSS."""
-    daemon = subprocess.Popen([binary, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """`run` at its own cadence (1 s), in its unit's environment: CPU of all threads and context switches per
+    idle cycle, threads, RSS."""
+    unit = UnitEnvironment()
+    (unit.dir / "runtime").mkdir()
+    daemon = subprocess.Popen([binary, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=unit.env())
     try:
         wait_for(lambda: http_get(https_port, "/go", host="gocd.bench", https=True)[0] == 200, timeout=20, what="applied")
         time.sleep(5)  # warm-up
@@ -89,11 +125,13 @@ def running_daemon(binary, cfg, gocd, https_port):
                  interval=0.2, what="cycles")
         n1, (cpu1, sw1, threads) = gocd.snapshot()["api_requests"], task_counters(daemon.pid)
         cycles = n1 - n0
+        assert (unit.dir / "runtime" / "live.json").exists() and unit.messages > cycles, "not run as under the unit"
         return {"cycles": cycles, "cpu_ms_per_cycle": (cpu1 - cpu0) / 1e6 / cycles,
                 "context_switches_per_cycle": (sw1 - sw0) / cycles, "threads": threads, "rss_kib": rss_kib(daemon.pid)}
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=20)
+        unit.close()
 
 
 def running_idle(binary, cfg, gocd, https_port, env, tmp):
@@ -170,6 +208,9 @@ def main():
         run_all(tmp, binary, bench, results)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if os.environ.get("BENCH_ONLY") == "idle":
+        print(json.dumps({k: results[k] for k in ("running", "running_baseline")}, indent=2))
+        return
     write_results(results)
 
 
@@ -226,6 +267,8 @@ def run_all(tmp, binary, bench, results):
         env = baseline_env(tmp, gocd, nginx, certs, output)
         log(f"running daemon: {RUNNING_CYCLES} idle cycles at 1 s, then the shell loop likewise")
         results["running"], results["running_baseline"] = running_idle(binary, cfg, gocd, https_port, env, tmp)
+        if os.environ.get("BENCH_ONLY") == "idle":
+            return
         output.unlink()
         shutil.rmtree(tmp / "state", ignore_errors=True)
         log(f"confirmation cost: {CHANGES} applies with confirmation off, then on")

@@ -127,6 +127,28 @@ struct SyncEngineTests {
         #expect(store.text == good)
     }
 
+    /// An idle cycle reuses the last rendering; a new answer from GoCD or new settings must not.
+    @Test func theRememberedRenderingFollowsTheAnswerAndTheSettings() async {
+        var (engine, source, store, _, _) = make(urls)
+        _ = await engine.runCycle(dryRun: false, now: now)
+        #expect(await engine.runCycle(dryRun: false, now: now) == .unchanged)
+        source.set(.success(SiteURLs(siteURL: "http://gocd.example.com", secureSiteURL: "https://ci.example.com")))
+        guard case .applied = await engine.runCycle(dryRun: false, now: now) else {
+            Issue.record("a new secure site URL was not applied")
+            return
+        }
+        #expect(store.text?.contains("ci.example.com") == true)
+        engine.settings.proxy.hstsMaxAgeSeconds = 31_536_000
+        guard case .applied = await engine.runCycle(dryRun: false, now: now) else {
+            Issue.record("new settings were not applied")
+            return
+        }
+        #expect(store.text?.contains("Strict-Transport-Security") == true)
+        source.set(.success(SiteURLs(siteURL: "", secureSiteURL: "")))
+        #expect(await engine.runCycle(dryRun: false, now: now) == .nothingToDerive)
+        #expect(store.text?.contains("ci.example.com") == true, "the file in place stays")
+    }
+
     @Test func interruptedApplyIsRolledBackWhenTestFails() async throws {
         let (engine, _, store, proxy, state) = make(
             urls, installed: "# broken new\n", testPasses: { !($0?.contains("broken") ?? false) })

@@ -62,7 +62,8 @@ struct PollLoopTests {
         _ driver: RecordingDriver, clock: ManualClock, doorbell: Doorbell, interval: Double = 30, cap: Double = 300,
         watchdog: Duration? = nil
     ) -> Task<Void, Never> {
-        let loop = PollLoop(clock: clock, doorbell: doorbell, watchdogInterval: watchdog, jitter: { 0 })
+        let loop = PollLoop(
+            clock: clock, waiter: ClockWaiter(clock: clock, doorbell: doorbell), watchdogInterval: watchdog, jitter: { 0 })
         return Task { await loop.run(driver, intervalSeconds: interval, maxBackoffSeconds: cap) }
     }
 

@@ -3,6 +3,29 @@ import Synchronization
 /// What the engine keeps between the cycles of one process, and never writes down.
 final class EngineMemory: Sendable {
     private let certificatesCheckedOn = Mutex<String?>(nil)
+    private let lastRendering = Mutex<Rendering?>(nil)
+
+    /// The plan and file text rendered from one answer of GoCD under one set of proxy settings. Both are pure
+    /// functions of those two, so an idle cycle, which gets the same answer every time, reuses them instead of
+    /// deriving, rendering and sealing again (most of an idle cycle's own CPU before this was kept).
+    struct Rendering: Sendable {
+        let urls: SiteURLs
+        let settings: ProxySettings
+        let plan: ProxyPlan
+        let text: String
+        let bytes: [UInt8]
+        let digest: String
+    }
+
+    /// The last rendering, when it was made from exactly these URLs and settings.
+    func rendering(for urls: SiteURLs, settings: ProxySettings) -> Rendering? {
+        lastRendering.withLock { last in
+            guard let last, last.urls == urls, last.settings == settings else { return nil }
+            return last
+        }
+    }
+
+    func remember(_ rendering: Rendering) { lastRendering.withLock { $0 = rendering } }
 
     /// True once per day (and at the first cycle of a process): time to look at certificate expiry on an
     /// unchanged cycle. Cycles that write check certificates anyway.

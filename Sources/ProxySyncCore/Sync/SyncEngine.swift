@@ -27,10 +27,15 @@ public struct SyncEngine: Sendable {
         self.logger = logger
     }
 
-    func log(_ level: Logger.Level, _ message: Logger.Message, _ event: Event, _ metadata: Logger.Metadata = [:]) {
-        var all = metadata
+    func log(
+        _ level: Logger.Level, _ message: @autoclosure () -> Logger.Message, _ event: Event,
+        _ metadata: @autoclosure () -> Logger.Metadata = [:]
+    ) {
+        // Built only when it is logged: the idle cycle's debug line costs nothing at the usual levels.
+        guard logger.logLevel <= level else { return }
+        var all = metadata()
         all["event"] = event.value
-        logger.log(level: level, message, metadata: all)
+        logger.log(level: level, message(), metadata: all)
     }
 
     func log(_ notice: Notice, level: Logger.Level = .warning) {
@@ -62,48 +67,45 @@ public struct SyncEngine: Sendable {
             log(error.isTransient ? .notice : .error, "GoCD did not answer with site URLs", .gocdError, ["error": "\(error)"])
             return .gocdError(error)
         }
-        let derivation: Derivation
-        do {
-            derivation = try PlanDeriver.derive(urls, settings: settings.proxy)
-        } catch {
-            log(
-                .error, "site URL rejected; the file in place keeps serving", .rejected,
-                ["field": "\(error.field)", "value": "\(error.value)", "reason": "\(error.reason)"])
-            return .rejected(error)
-        }
-        let plan: ProxyPlan
-        switch derivation {
-        case .nothingToDerive(let warnings):
-            for warning in warnings { log(.warning, "\(warning)", .unchanged) }
-            if !current.bothUnset || dryRun {
-                log(
-                    .warning,
-                    "GoCD has neither site_url nor secure_site_url set: keeping the current file; set them in GoCD (Admin → Server Configuration)",
-                    .unchanged)
-            }
-            if !dryRun { current.bothUnset = true }
-            if !dryRun, current.reloadOwed {
-                let text = (try? store.readInstalled()).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
-                let installed = InstalledConfig.read(text, kind: settings.proxy.kind)
-                let plan = ProxyPlan(listeners: installed.listeners, siteURL: "", secureSiteURL: "")
-                return await retryReload(&current, plan: plan, text: text, now: now)
-            }
-            return dryRun
-                ? .dryRun(semanticDiff: "nothing to derive: both site URLs are unset", unifiedDiff: "", changePending: false)
-                : .nothingToDerive
-        case .plan(let derived):
-            plan = derived
+        let rendering: EngineMemory.Rendering
+        if let last = memory.rendering(for: urls, settings: settings.proxy) {
+            rendering = last
             if !dryRun { current.bothUnset = false }
+        } else {
+            let derivation: Derivation
+            do {
+                derivation = try PlanDeriver.derive(urls, settings: settings.proxy)
+            } catch {
+                log(
+                    .error, "site URL rejected; the file in place keeps serving", .rejected,
+                    ["field": "\(error.field)", "value": "\(error.value)", "reason": "\(error.reason)"])
+                return .rejected(error)
+            }
+            let plan: ProxyPlan
+            switch derivation {
+            case .nothingToDerive(let warnings):
+                return await nothingToDerive(warnings, dryRun: dryRun, state: &current, now: now)
+            case .plan(let derived):
+                plan = derived
+                if !dryRun { current.bothUnset = false }
+            }
+            let text: String
+            do {
+                text = try Renderers.make(for: settings.proxy).render(plan)
+            } catch {
+                let rejection = SiteURLRejection(field: "site_url", rawValue: urls.siteURL, reason: "\(error)")
+                log(.error, "site URL rejected; the file in place keeps serving", .rejected, ["reason": "\(error)"])
+                return .rejected(rejection)
+            }
+            let bytes = Array(text.utf8)
+            rendering = EngineMemory.Rendering(
+                urls: urls, settings: settings.proxy, plan: plan, text: text, bytes: bytes,
+                digest: Digest.fnv1a64Hex(bytes))
+            memory.remember(rendering)
         }
-        let text: String
-        do {
-            text = try Renderers.make(for: settings.proxy).render(plan)
-        } catch {
-            let rejection = SiteURLRejection(field: "site_url", rawValue: urls.siteURL, reason: "\(error)")
-            log(.error, "site URL rejected; the file in place keeps serving", .rejected, ["reason": "\(error)"])
-            return .rejected(rejection)
-        }
-        let newBytes = Array(text.utf8)
+        let plan = rendering.plan
+        let text = rendering.text
+        let newBytes = rendering.bytes
         let installed: [UInt8]?
         do {
             installed = try store.readInstalled()
@@ -115,7 +117,7 @@ public struct SyncEngine: Sendable {
             if dryRun { return .dryRun(semanticDiff: "no change", unifiedDiff: "", changePending: false) }
             // The file in place is this rendering, so the record says so, also when the apply that wrote it
             // was killed before recording it (and finished at start-up) or the record was lost.
-            current.lastWrittenDigest = Digest.fnv1a64Hex(newBytes)
+            current.lastWrittenDigest = rendering.digest
             if current.lastAppliedSiteURL != plan.siteURL || current.lastAppliedSecureSiteURL != plan.secureSiteURL {
                 rememberApplied(plan, in: &current, now: now)
             }
@@ -149,6 +151,30 @@ public struct SyncEngine: Sendable {
         if let refusal = report.refusals.first { return refuse(refusal, all: report.refusals, plan: plan, urls: urls) }
         return await apply(
             newBytes, previous: installed, plan: plan, text: text, reason: reason, diff: semantic, state: &current, now: now)
+    }
+
+
+    /// Both site URLs unset: the file in place stays; an owed reload is still retried.
+    func nothingToDerive(
+        _ warnings: [String], dryRun: Bool, state current: inout SyncState, now: Timestamp
+    ) async -> CycleOutcome {
+        for warning in warnings { log(.warning, "\(warning)", .unchanged) }
+        if !current.bothUnset || dryRun {
+            log(
+                .warning,
+                "GoCD has neither site_url nor secure_site_url set: keeping the current file; set them in GoCD (Admin → Server Configuration)",
+                .unchanged)
+        }
+        if !dryRun { current.bothUnset = true }
+        if !dryRun, current.reloadOwed {
+            let text = (try? store.readInstalled()).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let installed = InstalledConfig.read(text, kind: settings.proxy.kind)
+            let plan = ProxyPlan(listeners: installed.listeners, siteURL: "", secureSiteURL: "")
+            return await retryReload(&current, plan: plan, text: text, now: now)
+        }
+        return dryRun
+            ? .dryRun(semanticDiff: "nothing to derive: both site URLs are unset", unifiedDiff: "", changePending: false)
+            : .nothingToDerive
     }
 
     // MARK: decisions

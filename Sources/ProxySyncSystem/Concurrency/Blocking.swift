@@ -11,9 +11,11 @@ import Dispatch
 public enum Blocking {
     static let queue = DispatchQueue(label: "gocd-proxy-sync.blocking", qos: .utility)
 
-    /// Runs `work` on the blocking queue and returns its result.
+    /// Runs `work` on the blocking queue and returns its result; on a ``LoopThread`` it runs inline, since
+    /// that thread is the daemon's own and blocking it holds up nothing else.
     public static func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
+        if LoopThread.isCurrent { return work() }
+        return await withCheckedContinuation { continuation in
             queue.async(qos: .utility, flags: .enforceQoS) { continuation.resume(returning: work()) }
         }
     }

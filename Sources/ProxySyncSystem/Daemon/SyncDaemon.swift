@@ -13,7 +13,8 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
     var engine: SyncEngine
     let logger: Logger
     let notifier: SystemdNotifier
-    let doorbell = Doorbell()
+    /// Runs the poll loop: cycles, their blocking work and the waits between them, on one thread.
+    let loopThread = LoopThread()
     /// Half of `$WATCHDOG_USEC`, when systemd wants pings.
     let watchdogInterval: Duration?
     var lastChangeEpoch: Int64?
@@ -40,15 +41,18 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
 
     public func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
-        let doorbell = self.doorbell
+        let loopThread = self.loopThread
         let hupTask = Task {
-            for await _ in signals { await doorbell.ring(.reload) }
+            for await _ in signals { loopThread.ring(.reload) }
         }
-        defer { hupTask.cancel() }
+        defer {
+            hupTask.cancel()
+            loopThread.stop()
+        }
         await withGracefulShutdownHandler {
-            await loop()
+            await withTaskExecutorPreference(loopThread) { await loop() }
         } onGracefulShutdown: {
-            Task { await doorbell.ring(.shutdown) }
+            loopThread.ring(.shutdown)
         }
         logger.notice("stop requested: no cycle in progress; exiting", metadata: ["event": Event.stopping.value])
         notifier.stopping()
@@ -56,7 +60,7 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
 
     func loop() async {
         let poll = PollLoop(
-            clock: ContinuousClock(), doorbell: doorbell, watchdogInterval: watchdogInterval,
+            clock: ContinuousClock(), waiter: loopThread, watchdogInterval: watchdogInterval,
             jitter: { Double.random(in: -1...1) })
         await poll.run(
             self, intervalSeconds: bootstrap.settings.sync.intervalSeconds,
