@@ -84,7 +84,7 @@ let package = Package(
         ),
         .target(
             name: "ProxySyncTestSupport",
-            dependencies: ["ProxySyncCore"],
+            dependencies: ["ProxySyncCore", "ProxySyncSystem"],
             path: "Tests/ProxySyncTestSupport"
         ),
         .testTarget(

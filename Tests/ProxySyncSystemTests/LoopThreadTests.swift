@@ -1,7 +1,6 @@
 import Glibc
 import ProxySyncCore
 import ProxySyncSystem
-import Synchronization
 import Testing
 
 /// The daemon's own thread: its waits, its rings, and that the loop's work runs on it.
@@ -73,7 +72,7 @@ struct LoopThreadTests {
 
 /// Records, per cycle, whether it ran on a loop thread.
 final class ThreadRecordingDriver: PollLoopDriver, Sendable {
-    let cycles = Mutex<[Bool]>([])
+    let cycles = Locked<[Bool]>([])
     func cycle() async -> CycleOutcome {
         cycles.withLock { $0.append(LoopThread.isCurrent) }
         return .unchanged

@@ -1,7 +1,6 @@
 import ProxySyncCore
 import ProxySyncSystem
 import ProxySyncTestSupport
-import Synchronization
 import Testing
 
 /// A driver that records what the loop does; its cycles can be held open to test shutdown mid-apply.
@@ -17,7 +16,7 @@ final class RecordingDriver: PollLoopDriver, @unchecked Sendable {
         var settingsAfterReload = (intervalSeconds: 10.0, maxBackoffSeconds: 60.0)
     }
 
-    let state = Mutex(State())
+    let state = Locked(State())
 
     func cycle() async -> CycleOutcome {
         let hold = state.withLock { state -> Bool in

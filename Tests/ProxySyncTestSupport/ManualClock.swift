@@ -1,4 +1,4 @@
-import Synchronization
+import ProxySyncSystem
 
 /// A clock that moves only when a test calls ``advance(by:)``; sleepers wake when their deadline passes.
 public final class ManualClock: Clock, @unchecked Sendable {
@@ -21,7 +21,7 @@ public final class ManualClock: Clock, @unchecked Sendable {
         var nextID = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 

@@ -1,6 +1,5 @@
 import CPosixShims
 import Glibc
-import Synchronization
 
 /// The daemon's own thread: it runs the poll loop's task, the cycle's blocking work inline, and the timed wait
 /// between cycles, so an idle cycle wakes one thread once.
@@ -28,7 +27,7 @@ public final class LoopThread: TaskExecutor, RingWaiter, @unchecked Sendable {
         }
     }
 
-    private let shared = Mutex(Shared())
+    private let shared = Locked(Shared())
     private let wakeDescriptor: Int32
     /// Marks the loop threads, for ``isCurrent``.
     private static let marker: pthread_key_t = {

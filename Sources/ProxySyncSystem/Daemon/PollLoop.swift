@@ -3,7 +3,8 @@ import ProxySyncCore
 /// What the poll loop drives: one cycle, what to do after it, a config re-read, a watchdog ping.
 public protocol PollLoopDriver: AnyObject, Sendable {
     func cycle() async -> CycleOutcome
-    /// Called after every cycle with the delay chosen before the next one (READY/STATUS go out here).
+    /// Called after every cycle with the delay chosen before the next one (READY/STATUS go out here, and
+    /// count as a watchdog ping: the loop pings on its own only while waiting).
     func cycleFinished(_ outcome: CycleOutcome, nextDelaySeconds: Double, first: Bool)
     /// SIGHUP: re-read the config; returns the interval and backoff cap now in force.
     func reloadConfiguration() -> (intervalSeconds: Double, maxBackoffSeconds: Double)
@@ -78,7 +79,6 @@ public struct PollLoop<C: Clock, W: RingWaiter>: Sendable where C.Duration == Du
             let delay = backoff.next(after: outcome, jitter: jitter())
             driver.cycleFinished(outcome, nextDelaySeconds: delay, first: first)
             first = false
-            driver.watchdogPing()
             switch await wait(seconds: delay, driver: driver) {
             case .shutdown:
                 return

@@ -78,18 +78,18 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
             outcome, state: engine.state.load(), now: now, cycleSeconds: Monotonic.seconds() - cycleStartedAt,
             certificate: bootstrap.settings.proxy.tlsCertificate)
         if case .applied = outcome { lastChangeEpoch = now.epochSeconds }
-        let status = statusLine(outcome, delay: nextDelaySeconds, now: now)
         if outcome.isSuccess { lastSuccessAt = now.iso8601 }
-        if let live = LiveRecord.path(environment: bootstrap.environment) {
+        let live = LiveRecord.path(environment: bootstrap.environment)
+        // Outside systemd (no notify socket, no runtime directory) nobody reads the status line.
+        guard live != nil || notifier.isActive else { return }
+        let status = statusLine(outcome, delay: nextDelaySeconds, now: now)
+        if let live {
             LiveRecord.write(
                 to: live, outcome: outcome, now: now, lastSuccess: lastSuccessAt ?? engine.state.load().lastSuccessAt,
                 nextCheckSeconds: nextDelaySeconds, status: status)
         }
-        if first {
-            notifier.ready(status: status)
-        } else {
-            notifier.status(status)
-        }
+        // One datagram per cycle: the status, READY after the first cycle, and the watchdog ping.
+        notifier.report(status: status, ready: first, watchdog: watchdogInterval != nil)
     }
 
     public func watchdogPing() { notifier.watchdog() }

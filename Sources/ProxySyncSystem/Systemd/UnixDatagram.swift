@@ -41,8 +41,11 @@ public struct SystemdNotifier: Sendable {
         return UnixDatagram.send(Array(state.utf8), to: socketPath)
     }
 
-    public func ready(status: String) { notify("READY=1\nSTATUS=\(Self.oneLine(status))") }
-    public func status(_ status: String) { notify("STATUS=\(Self.oneLine(status))") }
+    /// STATUS, with READY and a watchdog ping when asked, in one datagram; nothing is built without a socket.
+    public func report(status: String, ready: Bool, watchdog: Bool) {
+        guard socketPath != nil else { return }
+        notify((ready ? "READY=1\n" : "") + (watchdog ? "WATCHDOG=1\n" : "") + "STATUS=\(Self.oneLine(status))")
+    }
     public func watchdog() { notify("WATCHDOG=1") }
     public func reloading(monotonicMicroseconds: UInt64) { notify("RELOADING=1\nMONOTONIC_USEC=\(monotonicMicroseconds)") }
     public func stopping() { notify("STOPPING=1") }
