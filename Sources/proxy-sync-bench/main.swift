@@ -2,7 +2,8 @@
 //
 //   proxy-sync-bench unchanged CONFIG CYCLES   cycles against a real GoCD (stand-in) with nothing to change
 //   proxy-sync-bench apply CONFIG CHANGES      applies alternating plans with the real files and commands,
-//                                              timing the commands apart from the daemon's own work
+//                                              timing the commands, the pre-flight and the confirmation apart
+//                                              from the daemon's own work
 // Prints one JSON object.
 import Glibc
 import Logging
@@ -29,6 +30,33 @@ final class TimedProxyControl: ProxyControl, @unchecked Sendable {
         commandSeconds += Monotonic.seconds() - start
         return result
     }
+}
+
+/// Times the serving checks: the pre-flight (ports, certificates, `nginx -T` for other sites) and the wait for
+/// the proxy to serve the new file, which is mostly the proxy's own reload.
+final class TimedServingCheck: ServingCheck, @unchecked Sendable {
+    let inner: any ServingCheck
+    var preflightSeconds = 0.0
+    var confirmSeconds = 0.0
+    init(_ inner: any ServingCheck) { self.inner = inner }
+    func preflight(_ plan: ProxyPlan) async -> PreflightReport {
+        let start = Monotonic.seconds()
+        defer { preflightSeconds += Monotonic.seconds() - start }
+        return await inner.preflight(plan)
+    }
+    func confirm(_ plan: ProxyPlan, generation: String?, superseded: Superseded?) async -> Confirmation {
+        let start = Monotonic.seconds()
+        defer { confirmSeconds += Monotonic.seconds() - start }
+        return await inner.confirm(plan, generation: generation, superseded: superseded)
+    }
+    func endToEnd(_ plan: ProxyPlan, generation: String?) async -> [Notice] {
+        let start = Monotonic.seconds()
+        defer { confirmSeconds += Monotonic.seconds() - start }
+        return await inner.endToEnd(plan, generation: generation)
+    }
+    func proxyRunning() -> Bool? { inner.proxyRunning() }
+    func diagnose(testOutput: String) async -> String? { await inner.diagnose(testOutput: testOutput) }
+    func certificateNotices(_ plan: ProxyPlan) async -> [Notice] { await inner.certificateNotices(plan) }
 }
 
 /// Alternates between two sets of site URLs.
@@ -81,29 +109,45 @@ case "unchanged":
         "bytes_received_per_cycle": \(Double(after.received - before.received) / Double(count))}
         """)
 case "apply":
+    // Both plans are covered by the bench certificate (CN gocd.bench), so every change is applied for real:
+    // pre-flight, write, nginx -t, reload, confirmation and the end-to-end request.
     let proxy = TimedProxyControl(CommandProxyControl(settings: bootstrap.settings.proxy))
     let source = AlternatingSource(
         SiteURLs(siteURL: "http://gocd.bench:18080", secureSiteURL: "https://gocd.bench:18443"),
-        SiteURLs(siteURL: "http://gocd.bench:18080", secureSiteURL: "https://other.bench:18444"))
-    let engine = bootstrap.makeEngine(source: source, proxy: proxy, logger: logger)
+        SiteURLs(siteURL: "http://gocd.bench:18080", secureSiteURL: "https://gocd.bench:18444"))
+    var engine = bootstrap.makeEngine(source: source, proxy: proxy, logger: logger)
+    let serving = TimedServingCheck(engine.serving)
+    engine.serving = serving
     _ = await engine.runCycle(dryRun: false, now: WallClock.now())
     proxy.commandSeconds = 0
-    var overheads: [Double] = []
+    serving.preflightSeconds = 0
+    serving.confirmSeconds = 0
+    var totals: [Double] = []
+    var own: [Double] = []
     var applied = 0
     for _ in 0..<count {
-        let commandsBefore = proxy.commandSeconds
+        let before = (proxy.commandSeconds, serving.preflightSeconds, serving.confirmSeconds)
         let start = Monotonic.seconds()
         if case .applied = await engine.runCycle(dryRun: false, now: WallClock.now()) { applied += 1 }
         let total = Monotonic.seconds() - start
-        overheads.append((total - (proxy.commandSeconds - commandsBefore)) * 1000)
+        let outside =
+            (proxy.commandSeconds - before.0) + (serving.preflightSeconds - before.1) + (serving.confirmSeconds - before.2)
+        totals.append(total * 1000)
+        own.append((total - outside) * 1000)
     }
-    overheads.sort()
-    let p50 = overheads[overheads.count / 2]
-    let p95 = overheads[min(overheads.count - 1, Int(Double(overheads.count) * 0.95))]
+    func percentile(_ values: [Double], _ p: Double) -> Double {
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+    }
+    let n = Double(count)
     print(
         """
-        {"mode": "apply", "changes": \(count), "applied": \(applied), "overhead_ms_p50": \(p50), \
-        "overhead_ms_p95": \(p95), "commands_ms_per_apply": \(proxy.commandSeconds * 1000 / Double(count))}
+        {"mode": "apply", "changes": \(count), "applied": \(applied), \
+        "total_ms_p50": \(percentile(totals, 0.5)), "total_ms_p95": \(percentile(totals, 0.95)), \
+        "overhead_ms_p50": \(percentile(own, 0.5)), "overhead_ms_p95": \(percentile(own, 0.95)), \
+        "commands_ms_per_apply": \(proxy.commandSeconds * 1000 / n), \
+        "preflight_ms_per_apply": \(serving.preflightSeconds * 1000 / n), \
+        "confirm_ms_per_apply": \(serving.confirmSeconds * 1000 / n)}
         """)
 default:
     print("unknown mode \(arguments[1])")
