@@ -452,6 +452,9 @@ def write_results(r):
     lines += ["", "Where the resident memory is at the end of the idle run (from `/proc/PID/smaps`, KiB):", "",
               "| mapping | RSS KiB |", "| --- | --- |"]
     lines += [f"| {name} | {kib} |" for name, kib in r["rss_by_mapping_kib"]]
+    levers = ROOT / "Benchmarks" / "levers.md"
+    if levers.exists():
+        lines += ["", levers.read_text().rstrip("\n")]
     lines += ["", "Raw figures:", "", "```json", json.dumps(r, indent=2), "```", ""]
     text = "\n".join(lines)
     (ROOT / "Benchmarks" / "results.md").write_text(text)
