@@ -40,6 +40,11 @@ for lib in $(readelf -d /usr/bin/gocd-proxy-sync | sed -n 's/.*(NEEDED).*\[\(.*\
     echo "$DEPENDS" | tr ',' '\n' | sed 's/^ *//; s/[ (].*//' | grep -qx "$owner" ||
         { echo "FAIL: $lib ($path, package $owner) is not in Depends: $DEPENDS"; exit 1; }
 done
+# A binary linked with packed relative relocations loads only with glibc >= 2.36: Depends must say so.
+if readelf -V -W /usr/bin/gocd-proxy-sync | grep -q GLIBC_ABI_DT_RELR; then
+    LIBC=$(echo "$DEPENDS" | sed -n 's/.*libc6 (>= \([^)]*\)).*/\1/p')
+    dpkg --compare-versions "${LIBC:-0}" ge 2.36 || { echo "FAIL: needs GLIBC_ABI_DT_RELR but Depends has libc6 >= ${LIBC:-?}"; exit 1; }
+fi
 # The manual page renders without warnings and has the hand-written sections (read from the .deb itself: slim
 # images exclude /usr/share/man from installs); the completions are in place.
 MANPAGE=$(mktemp)
