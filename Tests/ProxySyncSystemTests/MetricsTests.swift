@@ -163,6 +163,24 @@ func samples(_ text: String) -> [String: Double] {
         #expect(entries(dir) == ["blocked.prom", "gocd-proxy-sync.prom"])
     }
 
+    /// The textfile's directory may be writable by another service: a link planted at the path must not make
+    /// this root process replace the file it points to.
+    @Test func a_link_at_the_textfile_is_replaced_not_followed() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let victim = "\(dir)/victim.conf"
+        let path = "\(dir)/gocd-proxy-sync.prom"
+        #expect((try? AtomicFile.write(Array("keep me\n".utf8), to: victim)) != nil)
+        #expect(symlink(victim, path) == 0)
+        let exporter = MetricsExporter(textfile: path, logger: CapturedLog().logger)
+        #expect(exporter.export())
+        #expect(readText(victim) == "keep me\n")
+        var info = stat()
+        #expect(lstat(path, &info) == 0)
+        #expect(info.st_mode & S_IFMT == S_IFREG, "the link itself was replaced by the textfile")
+        #expect(readText(path)?.contains("gocd_proxy_sync_build_info{") == true)
+    }
+
     @Test func an_unwritable_textfile_is_one_warning_and_no_temporary() throws {
         let dir = temporaryDirectory()
         defer { removeTree(dir) }
