@@ -142,6 +142,20 @@ struct PollLoopTests {
         await task.value
     }
 
+    /// A SIGHUP that comes while no wait listens (here: before the first cycle) is still honoured.
+    @Test func aReloadWhileNoWaitListensIsNotLost() async {
+        let clock = ManualClock()
+        let driver = RecordingDriver()
+        let doorbell = Doorbell()
+        await doorbell.ring(.reload)
+        let task = start(driver, clock: clock, doorbell: doorbell, interval: 30)
+        await eventually { driver.cycles == 1 && clock.sleeperCount == 1 }
+        #expect(driver.state.withLock { $0.reloads } == 1)
+        #expect(driver.delays.last == 10, "the re-read config's interval is in force")
+        await doorbell.ring(.shutdown)
+        await task.value
+    }
+
     @Test func watchdogIsPingedDuringLongWaits() async {
         let clock = ManualClock()
         let driver = RecordingDriver()

@@ -58,7 +58,10 @@ public final class LoopThread: TaskExecutor, RingWaiter, @unchecked Sendable {
     /// True on a loop thread: blocking work may run inline there.
     public static var isCurrent: Bool { pthread_getspecific(marker) != nil }
 
-    /// Ends the thread once its queued work is done.
+    /// True on this loop's own thread.
+    var isOwnThread: Bool { pthread_getspecific(Self.marker) == Unmanaged.passUnretained(self).toOpaque() }
+
+    /// Ends the thread once its queued work is done; nothing may be enqueued after.
     public func stop() {
         shared.withLock { $0.stopping = true }
         wake()
@@ -68,9 +71,12 @@ public final class LoopThread: TaskExecutor, RingWaiter, @unchecked Sendable {
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        shared.withLock { $0.jobs.append(job) }
-        // On this thread the run loop takes the job before it waits again.
-        if !Self.isCurrent { wake() }
+        shared.withLock { shared in
+            precondition(!shared.stopping, "a job was sent to a stopped loop thread")
+            shared.jobs.append(job)
+        }
+        // On this loop's own thread the run loop takes the job before it waits again.
+        if !isOwnThread { wake() }
     }
 
     // MARK: RingWaiter
@@ -97,8 +103,11 @@ public final class LoopThread: TaskExecutor, RingWaiter, @unchecked Sendable {
         let deadline = Self.now() + UInt64(max(0, nanoseconds))
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
+                // The deadline is kept by this thread's own poll: only a task running here may wait.
+                precondition(isOwnThread, "LoopThread.wait called off its thread")
                 let ring = shared.withLock { shared -> Doorbell.Ring? in
                     if let ring = shared.takeRing() { return ring }
+                    precondition(shared.waiter == nil, "two waits at once on one loop thread")
                     shared.waiter = (deadline, continuation)
                     return nil
                 }
@@ -112,7 +121,11 @@ public final class LoopThread: TaskExecutor, RingWaiter, @unchecked Sendable {
     // MARK: The thread
 
     private func main() {
-        pthread_setspecific(Self.marker, UnsafeRawPointer(bitPattern: 1))
+        pthread_setspecific(Self.marker, Unmanaged.passUnretained(self).toOpaque())
+        // Signals are for the threads that handle them (libdispatch's sources), never this one.
+        var all = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_BLOCK, &all, nil)
         _ = pthread_setname_np(pthread_self(), "proxy-sync-loop")
         let executor = asUnownedTaskExecutor()
         while true {
@@ -133,14 +146,10 @@ public final class LoopThread: TaskExecutor, RingWaiter, @unchecked Sendable {
                 }
                 return (jobs, expired, timeout, shared.stopping)
             }
-            if !jobs.isEmpty {
-                for job in jobs { job.runSynchronously(on: executor) }
-                continue
-            }
-            if let expired {
-                expired.resume(returning: nil)
-                continue
-            }
+            // Jobs first; a wait that ran out in the same pass is resumed after them, never dropped.
+            for job in jobs { job.runSynchronously(on: executor) }
+            if let expired { expired.resume(returning: nil) }
+            if !jobs.isEmpty || expired != nil { continue }
             if stop, timeout == nil { break }
             sleep(nanoseconds: timeout)
         }

@@ -73,8 +73,17 @@ public struct PollLoop<C: Clock, W: RingWaiter>: Sendable where C.Duration == Du
     public func run(_ driver: any PollLoopDriver, intervalSeconds: Double, maxBackoffSeconds: Double) async {
         var backoff = Backoff(intervalSeconds: intervalSeconds, maxBackoffSeconds: maxBackoffSeconds)
         var first = true
+        func reload() {
+            let settings = driver.reloadConfiguration()
+            backoff = Backoff(intervalSeconds: settings.intervalSeconds, maxBackoffSeconds: settings.maxBackoffSeconds)
+        }
         while true {
-            if await waiter.take() == .shutdown { return }
+            // A ring that came while no wait was listening (during a cycle, or before the first) still counts.
+            switch await waiter.take() {
+            case .shutdown: return
+            case .reload: reload()
+            case nil: break
+            }
             let outcome = await driver.cycle()
             let delay = backoff.next(after: outcome, jitter: jitter())
             driver.cycleFinished(outcome, nextDelaySeconds: delay, first: first)
@@ -83,8 +92,7 @@ public struct PollLoop<C: Clock, W: RingWaiter>: Sendable where C.Duration == Du
             case .shutdown:
                 return
             case .reload:
-                let settings = driver.reloadConfiguration()
-                backoff = Backoff(intervalSeconds: settings.intervalSeconds, maxBackoffSeconds: settings.maxBackoffSeconds)
+                reload()
             case nil:
                 break
             }
