@@ -181,6 +181,24 @@ func samples(_ text: String) -> [String: Double] {
         #expect(readText(path)?.contains("gocd_proxy_sync_build_info{") == true)
     }
 
+    /// A directory on the way swapped for a link (by whoever owns its parent) is refused, not followed.
+    @Test func a_directory_on_the_way_that_is_a_link_is_not_followed() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let elsewhere = "\(dir)/elsewhere"
+        mkdir(elsewhere, 0o755)
+        defer {
+            unlink("\(elsewhere)/gocd-proxy-sync.prom")
+            rmdir(elsewhere)
+        }
+        #expect(symlink(elsewhere, "\(dir)/node-exporter") == 0)
+        let log = CapturedLog()
+        let exporter = MetricsExporter(textfile: "\(dir)/node-exporter/gocd-proxy-sync.prom", logger: log.logger)
+        #expect(!exporter.export())
+        #expect(entries(elsewhere).isEmpty, "nothing was written through the link")
+        #expect(log.count(.warning, event: "write_failed") == 1)
+    }
+
     @Test func an_unwritable_textfile_is_one_warning_and_no_temporary() throws {
         let dir = temporaryDirectory()
         defer { removeTree(dir) }

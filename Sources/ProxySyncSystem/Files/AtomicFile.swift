@@ -65,36 +65,64 @@ public enum AtomicFile {
 
     /// Atomically replaces `path` with `bytes` for a file this program publishes for others to read (the
     /// metrics textfile, the live record): a temporary name in the same directory, then rename, so a reader
-    /// never sees half a file. Unlike ``write(_:to:label:)`` it never follows a link at `path` (the
-    /// link itself is replaced: such a file may sit in a directory another service can write), copies no
-    /// owner, mode or label (always 0644), and skips the fsyncs (rewritten every cycle, it only has to be
-    /// whole when read, not to survive a power cut). Seven system calls, since it runs after every cycle.
+    /// never sees half a file. Unlike ``write(_:to:label:)`` it follows no link at all: the directory is
+    /// reached from `/` one component at a time with `O_NOFOLLOW`, and the file is created and renamed relative
+    /// to that directory, so a link planted at the file's name is replaced, and a directory on the way swapped
+    /// for a link (such a file may sit under directories another service owns) is refused instead of followed.
+    /// It copies no owner, mode or label (always 0644) and skips the fsyncs: rewritten every cycle, it only has
+    /// to be whole when read, not to survive a power cut.
     ///
     /// - Throws: ``StoreError``; the temporary file is removed on every failure path.
     public static func publish(_ bytes: [UInt8], at path: String, label: String) throws(StoreError) {
         let directory = Posix.dirname(path)
-        let temp = "\(directory)/\(tempPrefix)\(Posix.basename(path)).\(getpid())\(tempSuffix)"
-        var fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        let name = Posix.basename(path)
+        let dirfd = try openDirectoryWithoutLinks(directory)
+        defer { close(dirfd) }
+        let temp = "\(tempPrefix)\(name).\(getpid())\(tempSuffix)"
+        var fd = openat(dirfd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
         if fd < 0 && errno == EEXIST {
             // Left by a process of the same pid that died mid-write (a PID reused after a crash).
-            unlink(temp)
-            fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            unlinkat(dirfd, temp, 0)
+            fd = openat(dirfd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
         }
         guard fd >= 0 else { throw Posix.failure("create a temporary file in", directory) }
         var ok = false
         defer {
-            if !ok { unlink(temp) }
+            if !ok { unlinkat(dirfd, temp, 0) }
         }
         do {
             defer { close(fd) }
             // The umask must not narrow what readers (node_exporter, `status` as a user) may read.
             fchmod(fd, 0o644)
-            if let code = Posix.writeAll(fd, bytes) { throw Posix.failure("write", temp, code) }
+            if let code = Posix.writeAll(fd, bytes) { throw Posix.failure("write", "\(directory)/\(temp)", code) }
             Failpoint.hit("\(label)-after-temp-write")
         }
-        if rename(temp, path) != 0 { throw Posix.failure("replace", path) }
+        if renameat(dirfd, temp, dirfd, name) != 0 { throw Posix.failure("replace", path) }
         ok = true
         Failpoint.hit("\(label)-after-rename")
+    }
+
+    /// `directory`, opened one component at a time from `/` (or the working directory) without following a
+    /// symbolic link anywhere on the way.
+    static func openDirectoryWithoutLinks(_ directory: String) throws(StoreError) -> Int32 {
+        var fd = open(directory.hasPrefix("/") ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw Posix.failure("open", directory) }
+        var reached = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") where component != "." {
+            reached += "/" + component
+            let next = openat(fd, String(component), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let code = errno
+            close(fd)
+            guard next >= 0 else {
+                if code == ELOOP || code == ENOTDIR {
+                    throw StoreError(
+                        "refusing to write under \(directory): \(reached) is a symbolic link or not a directory (this file is written only through real directories; use the path without links)")
+                }
+                throw Posix.failure("open", reached, code)
+            }
+            fd = next
+        }
+        return fd
     }
 
     /// Removes `path` (the symlink's target when it is a link), then fsyncs the directory.
