@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "integration"))
-from conftest import Nginx, Standin, free_port, http_get, wait_for  # noqa: E402
+from conftest import Nginx, Standin, free_port, http_get, wait_for, stop  # noqa: E402
 
 TOKEN = "bench000TOKEN1111222233334444555566667777"
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -324,11 +324,7 @@ def main():
             result["top_inputs_kib"] = [(m, s, kib(n)) for (m, s), n in top.most_common(a.top)]
     finally:
         if daemon:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
+            stop(daemon, timeout=20)
         nginx.stop()
         gocd.stop()
         if a.perf and (tmp / "perf.txt").exists():

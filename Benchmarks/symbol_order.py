@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from rss_pages import setup, write_config  # noqa: E402
-from conftest import free_port, wait_for  # noqa: E402  (rss_pages put Tests/integration on the path)
+from conftest import free_port, wait_for, stop  # noqa: E402  (rss_pages put Tests/integration on the path)
 
 
 def parse_callgrind(path, binary):
@@ -140,11 +140,7 @@ def main():
         dump("apply")
     finally:
         if daemon:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
+            stop(daemon, timeout=120)
         nginx.stop()
         gocd.stop()
 

@@ -3,6 +3,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -39,6 +40,16 @@ def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
             pass
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def stop(process, timeout=20):
+    """SIGTERM, then SIGKILL if `process` is still there after `timeout` seconds."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def run(*args, env=None, timeout=60):
