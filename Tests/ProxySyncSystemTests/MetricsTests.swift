@@ -199,6 +199,29 @@ func samples(_ text: String) -> [String: Double] {
         #expect(log.count(.warning, event: "write_failed") == 1)
     }
 
+    /// The directory is kept open between writes, but never written through once its path names another.
+    @Test func a_directory_moved_away_and_made_again_gets_the_next_write() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let textdir = "\(dir)/node-exporter"
+        let moved = "\(dir)/moved"
+        mkdir(textdir, 0o755)
+        let exporter = MetricsExporter(textfile: "\(textdir)/gocd-proxy-sync.prom", logger: CapturedLog().logger)
+        #expect(exporter.export())
+        #expect(rename(textdir, moved) == 0)
+        mkdir(textdir, 0o755)
+        defer {
+            for d in [textdir, moved] {
+                unlink("\(d)/gocd-proxy-sync.prom")
+                rmdir(d)
+            }
+        }
+        unlink("\(moved)/gocd-proxy-sync.prom")
+        #expect(exporter.export())
+        #expect(entries(textdir) == ["gocd-proxy-sync.prom"])
+        #expect(entries(moved).isEmpty, "nothing was written into the moved directory")
+    }
+
     @Test func an_unwritable_textfile_is_one_warning_and_no_temporary() throws {
         let dir = temporaryDirectory()
         defer { removeTree(dir) }

@@ -76,30 +76,78 @@ public enum AtomicFile {
     public static func publish(_ bytes: [UInt8], at path: String, label: String) throws(StoreError) {
         let directory = Posix.dirname(path)
         let name = Posix.basename(path)
-        let dirfd = try openDirectoryWithoutLinks(directory)
-        defer { close(dirfd) }
-        let temp = "\(tempPrefix)\(name).\(getpid())\(tempSuffix)"
-        var fd = openat(dirfd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        if fd < 0 && errno == EEXIST {
-            // Left by a process of the same pid that died mid-write (a PID reused after a crash).
-            unlinkat(dirfd, temp, 0)
-            fd = openat(dirfd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        try PublishDirectories.shared.with(directory) { dirfd throws(StoreError) in
+            let temp = "\(tempPrefix)\(name).\(getpid())\(tempSuffix)"
+            var fd = openat(dirfd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            if fd < 0 && errno == EEXIST {
+                // Left by a process of the same pid that died mid-write (a PID reused after a crash).
+                unlinkat(dirfd, temp, 0)
+                fd = openat(dirfd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            }
+            guard fd >= 0 else { throw Posix.failure("create a temporary file in", directory) }
+            var ok = false
+            defer {
+                if !ok { unlinkat(dirfd, temp, 0) }
+            }
+            do {
+                defer { close(fd) }
+                // The umask must not narrow what readers (node_exporter, `status` as a user) may read.
+                fchmod(fd, 0o644)
+                if let code = Posix.writeAll(fd, bytes) { throw Posix.failure("write", "\(directory)/\(temp)", code) }
+                Failpoint.hit("\(label)-after-temp-write")
+            }
+            if renameat(dirfd, temp, dirfd, name) != 0 { throw Posix.failure("replace", path) }
+            ok = true
+            Failpoint.hit("\(label)-after-rename")
         }
-        guard fd >= 0 else { throw Posix.failure("create a temporary file in", directory) }
-        var ok = false
-        defer {
-            if !ok { unlinkat(dirfd, temp, 0) }
+    }
+
+    /// The directories ``publish(_:at:label:)`` writes into, kept open between cycles: walking the path with
+    /// `O_NOFOLLOW` is one `openat` and one `close` per component, after every cycle. A kept directory is used
+    /// only while its path still names it (one `stat`, which may follow links: it only has to find the same
+    /// directory that was reached without links); otherwise the path is walked again, so a directory moved,
+    /// removed or swapped for a link is never written into through a stale descriptor.
+    final class PublishDirectories: Sendable {
+        static let shared = PublishDirectories()
+        private struct Kept {
+            var fd: Int32
+            var device: UInt64
+            var inode: UInt64
         }
-        do {
-            defer { close(fd) }
-            // The umask must not narrow what readers (node_exporter, `status` as a user) may read.
-            fchmod(fd, 0o644)
-            if let code = Posix.writeAll(fd, bytes) { throw Posix.failure("write", "\(directory)/\(temp)", code) }
-            Failpoint.hit("\(label)-after-temp-write")
+        private let kept = Locked<[String: Kept]>([:])
+
+        /// Runs `body` with `directory` open, under the lock, so that no other thread closes it meanwhile.
+        func with(_ directory: String, _ body: (Int32) throws(StoreError) -> Void) throws(StoreError) {
+            let result = kept.withLock { kept -> Result<Void, StoreError> in
+                do throws(StoreError) {
+                    try body(try Self.open(directory, &kept))
+                    return .success(())
+                } catch {
+                    return .failure(error)
+                }
+            }
+            try result.get()
         }
-        if renameat(dirfd, temp, dirfd, name) != 0 { throw Posix.failure("replace", path) }
-        ok = true
-        Failpoint.hit("\(label)-after-rename")
+
+        private static func open(_ directory: String, _ kept: inout [String: Kept]) throws(StoreError) -> Int32 {
+            var now = stat()
+            if stat(directory, &now) == 0, let entry = kept[directory],
+                entry.device == UInt64(now.st_dev) && entry.inode == UInt64(now.st_ino)
+            {
+                return entry.fd
+            }
+            if let old = kept.removeValue(forKey: directory) { close(old.fd) }
+            let fd = try openDirectoryWithoutLinks(directory)
+            var info = stat()
+            fstat(fd, &info)
+            // A handful at most (the textfile and the live record, and a path changed by SIGHUP).
+            if kept.count >= 4 {
+                for entry in kept.values { close(entry.fd) }
+                kept.removeAll()
+            }
+            kept[directory] = Kept(fd: fd, device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+            return fd
+        }
     }
 
     /// `directory`, opened one component at a time from `/` (or the working directory) without following a
