@@ -65,6 +65,8 @@ public struct SystemdNotifier: Sendable {
     public func stopping() { notify("STOPPING=1") }
 
     static func oneLine(_ text: String) -> String {
-        String(text.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
+        // After every cycle: most lines have no break, and are passed on as they are.
+        guard text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return text }
+        return String(text.map { $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 })
     }
 }
