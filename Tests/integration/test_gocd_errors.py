@@ -14,7 +14,8 @@ def prepared(tmp_path, certs):
 
 def config_for(tmp_path, output, base, **kw):
     # No proxy runs here, so nothing could confirm a reload: confirmation is off (test_served.py covers it).
-    kw["extra_proxy"] = "confirm_timeout_seconds = 0\n" + kw.get("extra_proxy", "")
+    # Nor has it other sites: its dump (dump_command, since `true` is not the proxy's program) is empty.
+    kw["extra_proxy"] = 'confirm_timeout_seconds = 0\ndump_command = ["true"]\n' + kw.get("extra_proxy", "")
     cfg, _ = write_config(tmp_path, base, output=output, test_command=["true"], reload_command=["true"], **kw)
     return cfg
 
