@@ -27,6 +27,9 @@ struct Status: AsyncParsableCommand {
         if json {
             var object = state.json
             if case .object(var members) = object {
+                if let damage = state.damage {
+                    members["damaged"] = .object(["file": .string(damage.file), "problem": .string(damage.problem)])
+                }
                 members["daemon"] = live ?? .object(["running": .bool(false)])
                 if let live, case .object(var record) = live {
                     record["running"] = .bool(true)
@@ -40,6 +43,11 @@ struct Status: AsyncParsableCommand {
         }
         func show(_ value: String?) -> String { value.map { $0.isEmpty ? "\"\"" : $0 } ?? "never" }
         print("output:               \(bootstrap.settings.proxy.output)")
+        if let damage = state.damage {
+            print(
+                "state file:           DAMAGED: \(damage.file): \(damage.problem); the next cycle keeps a copy beside it (state.json.damaged-<time>), tests and reloads the file in place as after a crash, and starts a fresh record"
+            )
+        }
         if let live {
             print(
                 "daemon:               running (pid \(live["pid"]?.int ?? 0)): last cycle \(live["last_cycle_at"]?.string ?? "?") (\(live["last_outcome"]?.string ?? "?")), next check at \(live["next_check_at"]?.string ?? "?")"

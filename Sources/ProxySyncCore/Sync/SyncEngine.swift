@@ -47,9 +47,15 @@ public struct SyncEngine: Sendable {
     /// Runs one cycle. In `dryRun` mode nothing is written, tested or reloaded.
     public func runCycle(dryRun: Bool, now: Timestamp) async -> CycleOutcome {
         var current = state.load()
-        if !dryRun, let damage = current.damage {
-            current.damage = nil
-            await recoverLostState(&current, damage: damage, now: now)
+        if let damage = current.damage {
+            if dryRun {
+                log(
+                    .warning, "the state file is damaged; the next cycle keeps a copy and recovers as after a crash",
+                    .started, ["file": "\(damage.file)", "problem": "\(damage.problem)"])
+            } else {
+                current.damage = nil
+                await recoverLostState(&current, damage: keepDamaged(damage), now: now)
+            }
         }
         if !dryRun, current.applyInProgress != nil {
             await recoverInterruptedApply(&current, now: now)
@@ -430,14 +436,25 @@ public struct SyncEngine: Sendable {
 
     // MARK: recovery and record
 
+    /// Moves the damaged state file aside (never silently replaced): where it went, or why it could not.
+    func keepDamaged(_ damage: StateDamage) -> StateDamage {
+        var damage = damage
+        do {
+            damage.keptAt = try state.keepDamagedCopy()
+        } catch {
+            damage.keepFailure = "\(error)"
+        }
+        return damage
+    }
+
     /// The state file was damaged: whether a reload was owed or an apply interrupted is unknown. The safe
     /// choice: test the file in place; when it passes, reload and confirm what is served; when it fails,
     /// say so (this cycle then renders and applies as usual, which restores a file that passes).
-    func recoverLostState(_ current: inout SyncState, damage: String, now: Timestamp) async {
+    func recoverLostState(_ current: inout SyncState, damage: StateDamage, now: Timestamp) async {
         log(
             .warning,
-            "the state file was damaged: the record of an owed reload or an interrupted apply may be lost; testing and reloading the file in place to be safe",
-            .started, ["damage": "\(damage)"])
+            "the state file was damaged and replaced by a fresh record: the record of an owed reload or an interrupted apply may be lost; testing and reloading the file in place to be safe",
+            .started, ["file": "\(damage.file)", "problem": "\(damage.problem)", "damaged_copy": "\(damage.kept)"])
         guard let bytes = try? store.readInstalled() else { return }
         let test = await proxy.test()
         guard test.succeeded else {
