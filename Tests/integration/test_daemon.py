@@ -248,3 +248,22 @@ def test_a_refused_plan_is_logged_once_per_change_and_still_said_every_cycle(env
     assert statuses[-1].startswith("STATUS=rejected site_url:"), statuses[-1]
     assert d.stop() == 0
     sock.close()
+
+
+def test_status_sees_the_daemon_running_outside_systemd(env):
+    """`make demo` runs the daemon without the unit (no RuntimeDirectory, so no live record): status still says it
+    runs (it holds the state directory's lock), with its pid, and that the figures are the last recorded ones."""
+    d = env["start"]()
+    wait_for(lambda: env["output"].exists(), what="first apply")
+    wait_for(lambda: (env["tmp"] / "state" / "state.json").exists(), what="state recorded")
+    r = run("status", "--config", str(env["cfg"]))
+    assert r.returncode == 0, r.stderr
+    assert f"daemon:               running (pid {d.proc.pid}, holds {env['tmp'] / 'state'}/lock)" in r.stdout, r.stdout
+    assert "not running" not in r.stdout
+    assert re.search(r"last success: +\S+Z \(\d+s ago\) \(as last recorded", r.stdout), r.stdout
+    j = json.loads(run("status", "--config", str(env["cfg"]), "--json").stdout)
+    assert j["daemon"] == {"running": True, "pid": d.proc.pid, "live_record": False}, j["daemon"]
+    assert d.stop() == 0
+    r = run("status", "--config", str(env["cfg"]))
+    assert "daemon:               not running (nothing holds" in r.stdout, r.stdout
+    assert json.loads(run("status", "--config", str(env["cfg"]), "--json").stdout)["daemon"] == {"running": False}
