@@ -88,3 +88,30 @@ def test_tls_verify_false_warns_at_every_start(standin, cfg_for):
         r = run("once", "--config", str(cfg))
         assert r.returncode == 0
         assert "TLS verification of GoCD is OFF" in r.stderr and "WARNING" in r.stderr
+
+
+def test_the_shipped_config_checks_clean_for_an_http_only_gocd(standin, tmp_path):
+    """Right after installing: the example config, with only what the install steps say to set (the token, the
+    commands of this test host), must pass `check` for an http-only GoCD; it once pointed at certificate files
+    that do not exist (exit 2, so the postinst's `check && systemctl enable --now` stopped there)."""
+    from conftest import ROOT
+    gocd = standin(token=TOKEN, site_url="http://gocd.test")
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    token.chmod(0o600)
+    (tmp_path / "conf.d").mkdir()
+    config = (ROOT / "Config" / "config.example.toml").read_text()
+    for old, new in [('"http://127.0.0.1:8153/go"', f'"{gocd.base}/go"'),
+                     ('"/etc/gocd-proxy-sync/token"', f'"{token}"'),
+                     ('output = "/etc/nginx/conf.d/gocd.conf"', f'output = "{tmp_path}/conf.d/gocd.conf"'),
+                     ('state_dir = "/var/lib/gocd-proxy-sync"', f'state_dir = "{tmp_path}/state"')]:
+        assert old in config, old
+        config = config.replace(old, new, 1)
+    # This host's proxy is not the system's: the commands are set as an operator would for a private one.
+    config = config.replace("[sync]", 'test_command = ["true"]\nreload_command = ["true"]\n\n[sync]', 1)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(config)
+    r = run("check", "--config", str(cfg))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert all(l.startswith(("ok: ", "warning: ")) for l in lines(r)), r.stdout
+    assert any("site URLs accepted" in l for l in lines(r)), r.stdout

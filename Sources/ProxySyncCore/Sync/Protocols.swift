@@ -61,8 +61,11 @@ public protocol ProxyControl: Sendable {
 
 /// The state file.
 public protocol StateStore: Sendable {
+    /// The record; a damaged one loads as a fresh record with ``SyncState/damage`` set, the file left as it is.
     func load() -> SyncState
     func save(_ state: SyncState) throws(StoreError)
+    /// Moves a damaged state file aside, where no include directory globs it; returns where it was kept.
+    func keepDamagedCopy() throws(StoreError) -> String
 }
 
 /// A reason the plan must not go live, found before anything is written (README: Only what is served counts, §5b).
