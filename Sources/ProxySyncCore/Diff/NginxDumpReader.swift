@@ -124,11 +124,12 @@ public struct NginxDumpReader: Sendable {
     // MARK: the tokenizer
 
     mutating func step(_ byte: UInt8) {
-        if let line = headerLine {
+        if headerLine != nil {
+            // Not bound to a local: a second reference would make every append copy the line.
             if byte == 0x0A {
                 endHeaderLine()
                 atLineStart = true
-            } else if line.count < 8192 {
+            } else if headerLine!.count < 8192 {
                 headerLine!.append(byte)
             }
             return
