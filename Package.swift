@@ -77,7 +77,7 @@ let package = Package(
             // the release binary). No packed relative relocations (-z nopack-relative-relocs, stated so that a
             // toolchain whose default changes is overridden): DT_RELR needs glibc >= 2.36 (GLIBC_ABI_DT_RELR), and
             // the binary runs on 2.34 (RHEL 9) and 2.35 (Ubuntu 22.04); that costs ~1 MiB of .rela.dyn, read by
-            // ld.so at start (Benchmarks/levers.md). Tests/package/check-deb.sh checks both on the built binary.
+            // ld.so at start (Benchmarks/levers.md). deploy/check-abi.sh checks both on the built binary.
             // In Package.swift so make release, make deb/rpm and make bench all get it. CGlibcCompat keeps the
             // static runtime's one GLIBC_2.35 reference (hypotf) at the old version.
             swiftSettings: functionSections,
