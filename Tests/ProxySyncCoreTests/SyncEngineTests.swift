@@ -209,8 +209,39 @@ struct SyncEngineTests {
             Issue.record("expected not_serving, got \(outcome)")
             return
         }
-        #expect(what.contains("main process is gone"))
+        #expect(what.contains("not running"))
         #expect(state.state.serving == false)
+        #expect(state.state.reloadOwed == true, "the tested file stays; its reload is owed")
+        #expect(proxy.calls.filter { $0 == "reload" }.count == 1, "no reload while the proxy is not running")
+    }
+
+    @Test func afterARestartServingIsConfirmedAgainNotTrusted() async {
+        let (engine, _, store, proxy, state) = make(urls)
+        #expect(await engine.runCycle(dryRun: false, now: now).exitCode == 0)
+        #expect(state.state.serving == true)
+        // A new process over the same file and state: the proxy stopped meanwhile.
+        proxy.serving!.running = false
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let restarted = SyncEngine(
+            settings: Fixtures.settings(), source: engine.source, store: store, proxy: proxy, state: state,
+            serving: proxy.serving!, logger: logger)
+        let before = proxy.calls.count
+        guard case .notServing(let what) = await restarted.runCycle(dryRun: false, now: now) else {
+            Issue.record("expected not_serving after the restart")
+            return
+        }
+        #expect(what.contains("not running"))
+        #expect(state.state.serving == false)
+        #expect(proxy.calls.count == before, "nothing tested or reloaded while the proxy is not running")
+        // The proxy runs again: the next process confirms it serves the file, without a reload.
+        proxy.serving!.running = true
+        let third = SyncEngine(
+            settings: Fixtures.settings(), source: engine.source, store: store, proxy: proxy, state: state,
+            serving: proxy.serving!, logger: logger)
+        #expect(await third.runCycle(dryRun: false, now: now) == .unchanged)
+        #expect(state.state.serving == true)
+        #expect(!proxy.calls[before...].contains("reload"))
     }
 
     @Test func aConfirmedApplyRecordsServing() async {

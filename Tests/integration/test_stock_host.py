@@ -167,6 +167,8 @@ def test_a_dump_over_20_mib_is_read_and_checked(setup):
     port = free_port()
     (s["nginx"].confd / "aaa-big.conf").write_text("# a large generated file, read as a stream\n" * 500_000)  # 22 MiB
     add_site(s, "zzz-after.conf", f'server {{ listen 127.0.0.1:{port}; server_name after.test; location / {{ return 200 "other"; }} }}\n')
+    # nginx reads 22 MiB before its new workers answer: wait for the site, as for any reload.
+    wait_for(lambda: http_get(port, "/", host="after.test")[2] == "other", timeout=60, what="the site after the large file")
     s["gocd"].control(site_url=f"http://after.test:{port}", secure_site_url="")
     r = once(s)
     assert r.returncode == 4, r.stderr

@@ -47,6 +47,16 @@ final class EngineMemory: Sendable {
     /// even of a value refused before, is news.
     func forgetRefusal() { loggedRefusal.withLock { $0 = nil } }
 
+    private let startConfirmed = Mutex(false)
+
+    /// True once per process: the first unchanged cycle confirms what is served instead of trusting the record.
+    func startConfirmationDue() -> Bool {
+        startConfirmed.withLock { done in
+            defer { done = true }
+            return !done
+        }
+    }
+
     /// True once per day (and at the first cycle of a process): time to look at certificate expiry on an
     /// unchanged cycle. Cycles that write check certificates anyway.
     func certificatesDue(day: String) -> Bool {

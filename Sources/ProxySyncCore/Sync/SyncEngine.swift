@@ -42,6 +42,27 @@ public struct SyncEngine: Sendable {
         log(level, "\(notice.message)", notice.event, notice.metadata.mapValues { .string($0) })
     }
 
+    // MARK: reloads
+
+    /// Runs the reload command only while the proxy's main process is alive; nil when it is not (a reload
+    /// command such as `apachectl -k graceful` would start a proxy inside this program's unit and sandbox).
+    func reloadRunningProxy() async -> CommandResult? {
+        if serving.proxyRunning() == false { return nil }
+        return await proxy.reload()
+    }
+
+    /// What to run to start the proxy, for the messages.
+    var startAdvice: String {
+        settings.proxy.kind == .nginx ? "systemctl start nginx" : "systemctl start apache2 (httpd on RHEL)"
+    }
+
+    func logProxyNotRunning(_ what: String) {
+        log(
+            .critical,
+            "the proxy is not running: nothing serves the GoCD site, and no reload was run (it would start the proxy inside this program's unit); \(what); start it: \(startAdvice)",
+            .notServing, ["proxy": "\(settings.proxy.kind.rawValue)"])
+    }
+
     // MARK: the cycle
 
     /// Runs one cycle. In `dryRun` mode nothing is written, tested or reloaded.
@@ -134,6 +155,7 @@ public struct SyncEngine: Sendable {
                 rememberApplied(plan, in: &current, now: now)
             }
             if current.reloadOwed { return await retryReload(&current, plan: plan, text: text, now: now) }
+            if let outcome = await confirmAfterStart(plan: plan, text: text, state: &current, now: now) { return outcome }
             if memory.certificatesDue(day: now.day) {
                 warnOnce(await serving.certificateNotices(plan), state: &current, now: now)
             }
@@ -169,6 +191,36 @@ public struct SyncEngine: Sendable {
             newBytes, previous: installed, plan: plan, text: text, reason: reason, diff: semantic, state: &current, now: now)
     }
 
+
+    /// The first unchanged cycle of a process: what `state.json` says about serving is not trusted, it is
+    /// confirmed again (the proxy may have stopped, or restarted on another file, while this program was not
+    /// running). nil when confirmed (or not asked); otherwise the outcome, with a reload owed.
+    func confirmAfterStart(plan: ProxyPlan, text: String, state current: inout SyncState, now: Timestamp) async
+        -> CycleOutcome?
+    {
+        guard settings.proxy.confirmTimeoutSeconds > 0, let generation = Generation.of(text), memory.startConfirmationDue()
+        else { return nil }
+        if serving.proxyRunning() == false {
+            current.serving = false
+            logProxyNotRunning("the managed file is in place")
+            return .notServing("the proxy is not running")
+        }
+        let confirmation = await serving.confirm(plan, generation: generation, superseded: nil)
+        if confirmation.confirmed {
+            current.serving = true
+            current.lastConfirmedAt = now.iso8601
+            log(
+                .info, "in sync; the proxy serves the managed file (confirmed at start)", .unchanged,
+                ["confirmed_after_ms": "\(Int((confirmation.elapsedSeconds * 1000).rounded()))"])
+            return nil
+        }
+        current.serving = false
+        current.reloadOwed = true
+        log(
+            .error, "the proxy does not serve the managed file in place (found at start); a reload is owed and retried",
+            .notServing, ["listener": "\(confirmation.failedListener ?? "")", "got": "\(confirmation.observed)"])
+        return .notServing("\(confirmation.failedListener ?? "a listener"): \(confirmation.observed)")
+    }
 
     /// Both site URLs unset: the file in place stays; an owed reload is still retried.
     func nothingToDerive(
@@ -293,7 +345,15 @@ public struct SyncEngine: Sendable {
                 "reason": "\(reason)", "diff": "\(diff)", "site_url": "\(plan.siteURL)",
                 "secure_site_url": "\(plan.secureSiteURL)", "file": "\(settings.proxy.output)",
             ])
-        let reload = await proxy.reload()
+        guard let reload = await reloadRunningProxy() else {
+            // The new file passed its test and stays: a proxy started later loads it; the reload is owed.
+            current.applyInProgress = nil
+            current.reloadOwed = true
+            current.serving = false
+            rememberApplied(plan, in: &current, now: now)
+            logProxyNotRunning("the new file passed its test and stays in place, not loaded")
+            return .notServing("the proxy is not running")
+        }
         if !reload.succeeded {
             current.applyInProgress = nil
             current.reloadOwed = true
@@ -379,7 +439,8 @@ public struct SyncEngine: Sendable {
                 "waited_ms": "\(Int((failure.elapsedSeconds * 1000).rounded()))",
             ])
         restore(previous, backupPath: backupPath, state: &current)
-        let reload = await proxy.reload()
+        let reload = await reloadRunningProxy() ?? CommandResult(
+            argv: settings.proxy.reloadCommand, exitStatus: nil, launchError: "not run: the proxy is not running")
         var restoredServes = false
         if reload.succeeded {
             if let previous {
@@ -406,7 +467,7 @@ public struct SyncEngine: Sendable {
                 : "the restored file is not served either"
             log(
                 .critical,
-                "the proxy serves neither the new nor the previous file: \(why); check the proxy's error log and start or restart it (systemctl restart nginx / apache2)",
+                "the proxy serves neither the new nor the previous file: \(why); check the proxy's error log and start it (\(startAdvice))",
                 .notServing, ["listener": "\(failure.failedListener ?? "")", "got": "\(failure.observed)"])
             return .notServing("\(what); \(why)")
         }
@@ -437,7 +498,11 @@ public struct SyncEngine: Sendable {
     /// A reload failed earlier: retry it, and confirm what it loaded.
     func retryReload(_ current: inout SyncState, plan: ProxyPlan, text: String, now: Timestamp) async -> CycleOutcome {
         log(.notice, "retrying a reload that failed earlier", .reloadFailed, ["retry": "true"])
-        let reload = await proxy.reload()
+        guard let reload = await reloadRunningProxy() else {
+            current.serving = false
+            logProxyNotRunning("the reload stays owed")
+            return .notServing("the proxy is not running")
+        }
         if !reload.succeeded {
             log(
                 .error, "the reload command failed again; will retry next cycle", .reloadFailed,
@@ -490,7 +555,12 @@ public struct SyncEngine: Sendable {
                 .testFailed, ["output": "\(test.output)"])
             return
         }
-        let reload = await proxy.reload()
+        guard let reload = await reloadRunningProxy() else {
+            current.reloadOwed = true
+            current.serving = false
+            logProxyNotRunning("the reload is owed")
+            return
+        }
         guard reload.succeeded else {
             current.reloadOwed = true
             log(.error, "the reload failed; it is retried", .reloadFailed, ["output": "\(reload.output)"])
@@ -514,7 +584,14 @@ public struct SyncEngine: Sendable {
         let onDisk = try? store.readInstalled()
         let test = await proxy.test()
         if test.succeeded {
-            let reload = await proxy.reload()
+            guard let reload = await reloadRunningProxy() else {
+                current.reloadOwed = true
+                current.serving = false
+                current.applyInProgress = nil
+                logProxyNotRunning("the interrupted apply's file passed its test and stays; the reload is owed")
+                try? state.save(current)
+                return
+            }
             current.reloadOwed = !reload.succeeded
             if reload.succeeded {
                 current.lastReloadAt = now.iso8601

@@ -150,6 +150,14 @@ public enum ListeningSockets {
         return name
     }
 
+    /// Whether a process has exited and waits to be reaped (state `Z` in `/proc/PID/stat`, after the name).
+    public static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = readSmall("/proc/\(pid)/stat", cap: 4096), let close = stat.lastIndex(of: ")") else {
+            return false
+        }
+        return stat[stat.index(after: close)...].drop(while: { $0 == " " }).first == "Z"
+    }
+
     /// Reads a small text file from /proc (no size in stat, so read to the end, capped).
     static func readSmall(_ path: String, cap: Int = 4 << 20) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -353,7 +353,10 @@ public struct LiveServingCheck: ServingCheck {
                 String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
             }
             guard let pid = Int32(name) else { continue }
-            if proxyProcessNames.contains(ListeningSockets.processName(pid)) { return true }
+            // A zombie master is gone: it serves nothing, and a reload would start a new proxy here.
+            if proxyProcessNames.contains(ListeningSockets.processName(pid)), !ListeningSockets.isZombie(pid) {
+                return true
+            }
         }
         return false
     }
