@@ -1,9 +1,12 @@
 """The unit file: systemd-analyze verify, install.sh into a DESTDIR, and the real thing in a booted systemd."""
+import itertools
 import json
-import re
 import os
+import re
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -70,56 +73,139 @@ def test_sandbox_exposure_stays_at_most_3():
     assert float(score.group(1)) <= 3.0, r.stdout
 
 
+def _set_parent_death_signal():
+    """In the child, before exec: SIGTERM when the test process dies, even by SIGKILL. unshare, the script and
+    systemd-nspawn all exec in this one process, and nspawn turns SIGTERM into an orderly poweroff of the
+    container, so a killed test run leaves no container behind."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+_names = itertools.count()
+
+
+def machine_name(prefix="gps"):
+    """Unique per container, also within one pytest process (two tests must never share one)."""
+    return f"{prefix}{os.getpid()}n{next(_names)}"
+
+
+def _proc_status(pid):
+    fields = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields[key] = value.split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return fields
+
+
 class Container:
+    BOOT_TIMEOUT = 120
+
     def __init__(self, work: Path, stage: Path, name: str):
         self.name = name
-        self.log = work.parent / "nspawn.log"
+        self.pid = None
+        self.log = work.parent / f"nspawn-{name}.log"
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(["unshare", "-m", str(ROOT / "Tests/systemd/boot-container.sh"), str(work), str(stage), name],
-                                         stdout=log, stderr=subprocess.STDOUT)
+                                         stdout=log, stderr=subprocess.STDOUT, preexec_fn=_set_parent_death_signal)
         try:
-            self.pid = wait_for(self.find_init, timeout=30, what="container PID 1")
-        except AssertionError:
-            raise AssertionError("the container did not boot: " + self.log.read_text()[-3000:])
-        # Booting takes seconds on a quiet machine; a loaded one (parallel builds) has been seen to need more
-        # than a minute. On a timeout, say which jobs were still waiting.
-        try:
-            wait_for(lambda: self.sh("systemctl is-system-running").stdout.strip() in ("running", "degraded"),
-                     timeout=180, what="systemd running in the container")
-        except AssertionError:
-            raise AssertionError("systemd did not finish booting in the container: "
-                                 + self.sh("systemctl is-system-running; systemctl list-jobs --no-pager; "
-                                           "systemctl --failed --no-pager").stdout)
+            self.pid = self._wait_for_init()
+            self._wait_for_boot()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _gone(self, what):
+        return AssertionError(f"{what}: systemd-nspawn exited with {self.proc.returncode}: " + self.log.read_text()[-3000:])
 
     def find_init(self):
-        out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,comm="], capture_output=True, text=True).stdout
-        rows = [line.split(None, 2) for line in out.splitlines()]
-        # Only this container's nspawn (`unshare` and the script exec into it, so it has our child's pid, or is
-        # its child): another container still shutting down must never be taken for this one.
-        mine = {str(self.proc.pid)} | {r[0] for r in rows if len(r) == 3 and r[1] == str(self.proc.pid)}
-        nspawn = [r[0] for r in rows if len(r) == 3 and r[0] in mine and r[2].startswith("systemd-nspawn")]
-        # nspawn's child (PID 1 of the container) runs systemd.
-        for r in rows:
-            if len(r) == 3 and r[1] in nspawn and r[2].startswith("systemd"):
-                return int(r[0])
+        """The container's PID 1, once it runs systemd: a child of this container's own systemd-nspawn (whose pid
+        is our child's, since unshare and the script exec into it) that is PID 1 of its own PID namespace and has
+        exec'ed systemd. nspawn's short-lived outer child (a child of nspawn named systemd-nspawn, in the host's
+        PID namespace, gone a few milliseconds later) and another container are never taken for it."""
+        nspawn = str(self.proc.pid)
+        if _proc_status(nspawn) is None or Path(f"/proc/{nspawn}/comm").read_text().strip() != "systemd-nspawn":
+            return None
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            status = _proc_status(entry.name)
+            if not status or status.get("PPid") != [nspawn]:
+                continue
+            nspid = status.get("NSpid", [])
+            if len(nspid) >= 2 and nspid[-1] == "1" and status.get("Name") == ["systemd"]:
+                return int(entry.name)
         return None
+
+    def _wait_for_init(self):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise self._gone("the container did not boot")
+            pid = self.find_init()
+            if pid:
+                return pid
+            time.sleep(0.02)
+        raise AssertionError("no systemd as PID 1 of the container within 30 s: " + self.log.read_text()[-3000:])
+
+    def _wait_for_boot(self):
+        """Until systemd says the boot is over (`is-system-running --wait` blocks until then; before its bus is up
+        it answers at once), within a deadline; fails at once when the container is gone."""
+        deadline = time.monotonic() + self.BOOT_TIMEOUT
+        state = ""
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None or _proc_status(self.pid) is None:
+                raise self._gone("the container stopped while booting")
+            try:
+                r = self.sh("systemctl is-system-running --wait", timeout=max(1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                break
+            state = r.stdout.strip()
+            if state in ("running", "degraded"):
+                return
+            if state in ("maintenance", "stopping"):
+                break
+            time.sleep(0.05)
+        diagnosis = self.sh("systemctl is-system-running; systemctl list-jobs --no-pager; systemctl --failed --no-pager",
+                            timeout=20)
+        raise AssertionError(f"systemd did not finish booting in the container within {self.BOOT_TIMEOUT} s "
+                             f"(last state {state!r}): " + diagnosis.stdout + diagnosis.stderr)
 
     def sh(self, command, timeout=60):
         return subprocess.run(["nsenter", "-t", str(self.pid), "-a", "sh", "-c", command], capture_output=True,
                               text=True, timeout=timeout)
 
     def stop(self):
-        try:
-            self.sh("systemctl poweroff", timeout=10)
-        except Exception:
-            pass
+        """Power off; if it does not end within the deadline, SIGKILL its PID 1 (which ends every process of the
+        container) and nspawn. Then only this container's own folders under /run/systemd/nspawn are removed:
+        other containers (another test run) may be using theirs. The overlay and tmpfs were mounted only in the
+        private mount namespace, which ends with its last process."""
+        if self.proc.poll() is None and self.pid:
+            try:
+                self.sh("systemctl poweroff", timeout=10)
+            except Exception:
+                pass
+        elif self.proc.poll() is None:
+            self.proc.terminate()
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
+            if self.pid and _proc_status(self.pid) is not None:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             self.proc.kill()
             self.proc.wait()
-        for leftover in Path("/run/systemd").glob("nspawn*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+        # nspawn gone (killed) but its container still there: end it too.
+        status = _proc_status(self.pid) if self.pid else None
+        if status and status.get("NSpid", [""])[-1] == "1" and status.get("Name") == ["systemd"]:
+            os.kill(self.pid, signal.SIGKILL)
+        for folder in ("propagate", "unix-export"):
+            shutil.rmtree(Path("/run/systemd/nspawn") / folder / self.name, ignore_errors=True)
 
 
 @pytest.fixture
@@ -143,9 +229,11 @@ def container(tmp_path, certs):
     shutil.copy(ROOT / "Tests/standin/gocd_standin.py", stage / "opt/gps/gocd_standin.py")
     work = tmp_path / "container"
     work.mkdir()
-    c = Container(work, stage, f"gps{os.getpid()}")
-    yield c
-    c.stop()
+    c = Container(work, stage, machine_name())
+    try:
+        yield c
+    finally:
+        c.stop()
 
 
 def start_standin(c):
@@ -181,7 +269,8 @@ def test_unit_runs_under_real_systemd(container):
     c.sh("""curl -s -XPOST -d '{"secure_site_url": "https://gocd.test:9443"}' http://127.0.0.1:8153/_control""")
     wait_for(lambda: c.sh("curl -sk -o /dev/null -w '%{http_code}' --resolve gocd.test:9443:127.0.0.1 https://gocd.test:9443/go/").stdout == "200",
              timeout=30, what="new port served")
-    assert "https port 8443 → 9443" in journal(c)
+    # journald takes the record in on its own time: wait for it rather than read once.
+    wait_for(lambda: "https port 8443 → 9443" in journal(c), what="the applied record in the journal")
     # Each reload was confirmed by what nginx answered, from inside the sandbox.
     assert "confirmed_after_ms=" in journal(c) or "CONFIRMED_AFTER_MS" in journal(c, "-o", "json"), journal(c)
     assert "not_serving" not in journal(c)
@@ -215,7 +304,7 @@ def test_unit_runs_under_real_systemd(container):
     assert c.sh("systemctl stop gocd-proxy-sync").returncode == 0
     show = c.sh("systemctl show -p ActiveState,Result gocd-proxy-sync").stdout
     assert "ActiveState=inactive" in show and "Result=success" in show, show
-    assert "stopping" in journal(c)
+    wait_for(lambda: "stopping" in journal(c), what="the stopping record in the journal")
     # libdispatch renices one thread to -4; the unit's LimitNICE=-4 allows exactly that, so the journal shows no
     # "Failed to set thread priority … errno=13". systemd inside nspawn cannot raise the limit above the
     # container's own (0 here), so the journal is checked only where the limit took effect.
