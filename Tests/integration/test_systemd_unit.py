@@ -280,7 +280,8 @@ def test_unit_runs_under_real_systemd(container):
     # journald takes the record in on its own time: wait for it rather than read once.
     wait_for(lambda: "https port 8443 → 9443" in journal(c), what="the applied record in the journal")
     # Each reload was confirmed by what nginx answered, from inside the sandbox.
-    assert "confirmed_after_ms=" in journal(c) or "CONFIRMED_AFTER_MS" in journal(c, "-o", "json"), journal(c)
+    wait_for(lambda: "confirmed_after_ms=" in journal(c) or "CONFIRMED_AFTER_MS" in journal(c, "-o", "json"),
+             what="a confirmed reload in the journal")
     assert "not_serving" not in journal(c)
     # systemctl reload re-reads the config.
     assert c.sh("systemctl reload gocd-proxy-sync").returncode == 0
