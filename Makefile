@@ -10,8 +10,10 @@ FUZZ_SECONDS ?= 30
 build:
 	$(SWIFT) build
 
+# The release binary, checked to load on every supported system (deploy/check-abi.sh: glibc 2.34, no DT_RELR).
 release:
 	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath
+	deploy/check-abi.sh .build/release/gocd-proxy-sync
 
 # Unit tests of the pure core, then the integration tests against the real binary, nginx and apache2, then a
 # short crash campaign (every step of an apply killed once or so, about 40 SIGKILLs).

@@ -37,6 +37,8 @@ let package = Package(
         ),
         // Extended attributes, for copying SELinux labels.
         .systemLibrary(name: "CPosixShims"),
+        // glibc symbol versions: keeps the release binary's needs at GLIBC_2.34 (glibc_compat.c).
+        .target(name: "CGlibcCompat"),
         // Pure: validation, planning, rendering, diffing and the sync cycle over protocols.
         .target(
             name: "ProxySyncCore",
@@ -64,20 +66,23 @@ let package = Package(
             dependencies: [
                 "ProxySyncCore",
                 "ProxySyncSystem",
+                "CGlibcCompat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            // Release on Linux: lld with packed relative relocations (DT_RELR, glibc >= 2.36, enforced by the
-            // GLIBC_ABI_DT_RELR version need): gold's 1 MB .rela.dyn, read whole by ld.so at every start and
-            // resident for the daemon's life, becomes 8 KB (-1.0 MiB RSS; Benchmarks/rss_pages.py). PIE and
-            // RELRO unchanged. In Package.swift so make release, make deb/rpm and make bench all get it.
-            // deploy/symbol-order.txt (Benchmarks/symbol_order.py, from a callgrind run of start-up, idle cycles
-            // and an apply) packs the functions that run next to each other: fewer 64 KiB fault-around windows of
-            // .text end up resident (-1.2 MiB RSS). Names it lists that no longer exist are ignored silently;
-            // SwiftPM does not track the file, so after regenerating it, relink (delete the release binary).
+            // Release on Linux: lld, with deploy/symbol-order.txt (Benchmarks/symbol_order.py, from a callgrind run
+            // of start-up, idle cycles and an apply), which packs the functions that run next to each other: fewer
+            // 64 KiB fault-around windows of .text end up resident (-1.2 MiB RSS). Names it lists that no longer
+            // exist are ignored silently; SwiftPM does not track the file, so after regenerating it, relink (delete
+            // the release binary). No packed relative relocations (-z nopack-relative-relocs, stated so that a
+            // toolchain whose default changes is overridden): DT_RELR needs glibc >= 2.36 (GLIBC_ABI_DT_RELR), and
+            // the binary runs on 2.34 (RHEL 9) and 2.35 (Ubuntu 22.04); that costs ~1 MiB of .rela.dyn, read by
+            // ld.so at start (Benchmarks/levers.md). deploy/check-abi.sh checks both on the built binary.
+            // In Package.swift so make release, make deb/rpm and make bench all get it. CGlibcCompat keeps the
+            // static runtime's one GLIBC_2.35 reference (hypotf) at the old version.
             swiftSettings: functionSections,
             linkerSettings: [
-                .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "nopack-relative-relocs",
                               "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/deploy/symbol-order.txt",
                               "-Xlinker", "--no-warn-symbol-ordering"],
                              .when(platforms: [.linux], configuration: .release))

@@ -26,6 +26,8 @@ install -d -m 0755 "$ROOTFS/DEBIAN" "$ROOTFS/usr/bin" "$ROOTFS/lib/systemd/syste
     "$ROOTFS/usr/share/bash-completion/completions" "$ROOTFS/usr/share/zsh/vendor-completions" \
     "$ROOTFS/usr/share/fish/vendor_completions.d" "$ROOTFS/usr/share/lintian/overrides"
 install -m 0755 "$BIN" "$ROOTFS/usr/bin/gocd-proxy-sync"
+# Loads on every supported system (README, "Supported systems"): glibc 2.34, no DT_RELR, the sonames they ship.
+deploy/check-abi.sh "$ROOTFS/usr/bin/gocd-proxy-sync" >&2
 # As dh_strip does: no symbols, no .comment/.note sections.
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$ROOTFS/usr/bin/gocd-proxy-sync"
 
@@ -53,15 +55,6 @@ mkdir -p "$PKG/src/debian"
 printf 'Source: gocd-proxy-sync\n\nPackage: gocd-proxy-sync\nArchitecture: any\n' >"$PKG/src/debian/control"
 DEPENDS=$(cd "$PKG/src" && dpkg-shlibdeps -O "$ROOTFS/usr/bin/gocd-proxy-sync" | sed -n 's/^shlibs:Depends=//p')
 [ -n "$DEPENDS" ] || { echo "build-deb.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
-# ld.so loads a binary with packed relative relocations (the release link's -z pack-relative-relocs) only from
-# glibc 2.36 on. The binary says so with a GLIBC_ABI_DT_RELR version need, which has no symbol, so
-# dpkg-shlibdeps does not see it: raise libc6 to 2.36 when the binary needs it.
-if readelf -V -W "$ROOTFS/usr/bin/gocd-proxy-sync" | grep -q GLIBC_ABI_DT_RELR; then
-    LIBC=$(printf '%s\n' "$DEPENDS" | sed -n 's/.*libc6 (>= \([^)]*\)).*/\1/p')
-    if [ -n "$LIBC" ] && dpkg --compare-versions "$LIBC" lt 2.36; then
-        DEPENDS=$(printf '%s\n' "$DEPENDS" | sed "s/libc6 (>= $LIBC)/libc6 (>= 2.36)/")
-    fi
-fi
 echo "Depends: $DEPENDS" >&2
 
 (cd "$ROOTFS" && find etc lib usr -type f ! -path etc/gocd-proxy-sync/config.toml -print0 | sort -z | xargs -0 md5sum) \

@@ -18,6 +18,8 @@ trap 'rm -rf "$TOP"' EXIT
 STAGE=$TOP/stage
 mkdir -p "$STAGE"
 install -m 0755 "$BIN" "$STAGE/gocd-proxy-sync"
+# Loads on every supported system (README, "Supported systems"): glibc 2.34, no DT_RELR, the sonames they ship.
+deploy/check-abi.sh "$STAGE/gocd-proxy-sync" >&2
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$STAGE/gocd-proxy-sync"
 BIN="$STAGE/gocd-proxy-sync" deploy/gen-docs.sh "$STAGE"
 cp deploy/gocd-proxy-sync.service README.md deploy/prometheus/gocd-proxy-sync.rules.yml \

@@ -27,6 +27,23 @@ static inline CURLcode gps_setopt_write_callback(CURL *handle, gps_write_callbac
     return curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, callback);
 }
 
+/* Only http and https. CURLOPT_PROTOCOLS_STR exists from libcurl 7.85 (Debian 12: 7.88); RHEL 9 (7.76) and
+   Ubuntu 22.04 (7.81) answer CURLE_UNKNOWN_OPTION to it, and there the bit mask CURLOPT_PROTOCOLS (deprecated
+   since 7.85, still honoured by every libcurl 4) says the same. */
+static inline CURLcode gps_setopt_protocols_http(CURL *handle) {
+    CURLcode code = CURLE_UNKNOWN_OPTION;
+#if LIBCURL_VERSION_NUM >= 0x075500
+    code = curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    if (code == CURLE_UNKNOWN_OPTION) {
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+        code = curl_easy_setopt(handle, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#pragma clang diagnostic pop
+    }
+    return code;
+}
+
 static inline CURLcode gps_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

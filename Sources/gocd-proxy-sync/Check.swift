@@ -40,6 +40,7 @@ struct Check: AsyncParsableCommand {
         }
         let settings = bootstrap.settings
         if !settings.gocd.tlsVerify { print("warning: tls_verify = false: GoCD's certificate is not checked") }
+        if let warning = Bootstrap.otherSitesWarning(settings.proxy) { print("warning: \(warning)") }
         let client: CurlClient
         let auth: CurlOptions.Auth
         do {
@@ -57,6 +58,19 @@ struct Check: AsyncParsableCommand {
                 report.ok("\(name) command found: \(path)")
             } else {
                 report.fail("\(name) command \(argv[0]) not found in PATH (set proxy.\(name)_command)")
+            }
+        }
+        if settings.proxy.checkOtherSites {
+            if let dump = ProxyDump.command(settings.proxy) {
+                if let path = CommandRunner.resolve(dump[0]) {
+                    report.ok("dump command found: \(path) (\(dump.joined(separator: " ")))")
+                } else {
+                    report.fail("dump command \(dump[0]) not found in PATH (set proxy.dump_command)")
+                }
+            } else {
+                report.fail(
+                    "no dump command: test_command does not start with the proxy's own program; set proxy.dump_command (the proxy's configuration dump) or check_other_sites = false"
+                )
             }
         }
         checkCertificate(settings.proxy, report: report)
@@ -109,7 +123,10 @@ struct Check: AsyncParsableCommand {
                     report.ok("site URLs accepted: \(plan.listeners.map(SemanticDiff.summary).joined(separator: ", "))")
                     let preflight = await LiveServingCheck(settings: settings.proxy).preflight(plan)
                     if preflight.refusals.isEmpty {
-                        report.ok("pre-flight: ports, certificate and other sites allow this plan")
+                        report.ok(
+                            settings.proxy.checkOtherSites
+                                ? "pre-flight: ports, certificate and other sites allow this plan"
+                                : "pre-flight: ports and certificate allow this plan (other sites not checked)")
                     }
                     for refusal in preflight.refusals { report.reject("pre-flight would refuse \(refusal)") }
                 }

@@ -15,7 +15,14 @@ struct Status: AsyncParsableCommand {
         let logger = options.bootstrapLogging()
         let bootstrap = try options.load(logger)
         let store = JSONStateStore(stateDir: bootstrap.settings.sync.stateDir)
-        let live = LiveRecord.read()
+        let holder = StateLock.holder(stateDir: bootstrap.settings.sync.stateDir)
+        // The live record of the daemon that holds this state directory's lock (not another instance's, nor a
+        // record left by a process whose pid was reused).
+        let live = LiveRecord.read().flatMap { record in
+            holder.map { Int32(record["pid"]?.int ?? 0) == $0.pid } ?? true ? record : nil
+        }
+        let daemonHolds = holder.map { $0.command.dropFirst().first == "run" } ?? false
+        let now = WallClock.now().epochSeconds
         guard let state = store.loadIfPresent() else {
             if json {
                 print(JSON.object(["recorded": .bool(false), "state_file": .string(store.path)]).serialized())
@@ -27,7 +34,15 @@ struct Status: AsyncParsableCommand {
         if json {
             var object = state.json
             if case .object(var members) = object {
-                members["daemon"] = live ?? .object(["running": .bool(false)])
+                if live == nil, let holder {
+                    members["daemon"] = .object([
+                        "running": .bool(daemonHolds), "pid": .number(Double(holder.pid)), "live_record": .bool(false),
+                    ])
+                }
+                if let damage = state.damage {
+                    members["damaged"] = .object(["file": .string(damage.file), "problem": .string(damage.problem)])
+                }
+                if members["daemon"] == nil { members["daemon"] = live ?? .object(["running": .bool(false)]) }
                 if let live, case .object(var record) = live {
                     record["running"] = .bool(true)
                     members["daemon"] = .object(record)
@@ -39,17 +54,37 @@ struct Status: AsyncParsableCommand {
             return
         }
         func show(_ value: String?) -> String { value.map { $0.isEmpty ? "\"\"" : $0 } ?? "never" }
-        print("output:               \(bootstrap.settings.proxy.output)")
-        if let live {
-            print(
-                "daemon:               running (pid \(live["pid"]?.int ?? 0)): last cycle \(live["last_cycle_at"]?.string ?? "?") (\(live["last_outcome"]?.string ?? "?")), next check at \(live["next_check_at"]?.string ?? "?")"
-            )
-            print("last success:         \(show(live["last_success_at"]?.string ?? state.lastSuccessAt))")
-        } else {
-            print("daemon:               not running (no live record in \(LiveRecord.defaultPath)); figures below are from the last recorded change")
-            print("last success:         \(show(state.lastSuccessAt))")
+        /// A time with how long ago it was, so that an old one reads as old.
+        func when(_ value: String?) -> String {
+            guard let value, let then = ISOTime.epochSeconds(value) else { return show(value) }
+            return "\(value) (\(SyncDaemon.ago(max(0, now - then))) ago)"
         }
-        print("last recorded event:  \(show(state.lastCycleAt)) (\(state.lastOutcome ?? "none"))")
+        print("output:               \(bootstrap.settings.proxy.output)")
+        if let damage = state.damage {
+            print(
+                "state file:           DAMAGED: \(damage.file): \(damage.problem); the next cycle keeps a copy beside it (state.json.damaged-<time>), tests and reloads the file in place as after a crash, and starts a fresh record"
+            )
+        }
+        if let live {
+            let outcome = live["last_outcome"]?.string ?? "?"
+            print(
+                "daemon:               running (pid \(live["pid"]?.int ?? 0)): last cycle \(when(live["last_cycle_at"]?.string)) (\(outcome)), next check at \(live["next_check_at"]?.string ?? "?")"
+            )
+            let failing = !["unchanged", "applied", "?"].contains(outcome)
+            print(
+                "last success:         \(when(live["last_success_at"]?.string ?? state.lastSuccessAt))\(failing ? "; every cycle since has failed (last error below)" : "")"
+            )
+        } else if let holder {
+            let what = daemonHolds ? "running" : "busy: `\(holder.command.dropFirst().joined(separator: " "))`"
+            print(
+                "daemon:               \(what) (pid \(holder.pid), holds \(bootstrap.settings.sync.stateDir)/lock); no live record (\(LiveRecord.defaultPath) is kept only under the systemd unit), so the figures below are from the last recorded change"
+            )
+            print("last success:         \(when(state.lastSuccessAt)) (as last recorded: cycles that change nothing are not written to state.json)")
+        } else {
+            print("daemon:               not running (nothing holds \(bootstrap.settings.sync.stateDir)/lock); figures below are from the last recorded change")
+            print("last success:         \(when(state.lastSuccessAt))")
+        }
+        print("last recorded event:  \(when(state.lastCycleAt)) (\(state.lastOutcome ?? "none"))")
         print("last change applied:  \(show(state.lastChangeAt))")
         print("site_url:             \(show(state.lastAppliedSiteURL))")
         print("secure_site_url:      \(show(state.lastAppliedSecureSiteURL))")

@@ -89,9 +89,9 @@ struct JSONTests {
         state.lastAppliedSiteURL = "http://a \"quoted\"\n"
         state.consecutiveFailures = 3
         state.reloadOwed = true
-        state.applyInProgress = .init(backupPath: "/var/lib/x.bak", startedAt: "t")
+        state.applyInProgress = .init(backupPath: "/var/lib/x.bak", startedAt: "2027-01-15T08:00:00Z")
         let text = state.json.serialized()
-        #expect(SyncState(json: try JSON.parse(Array(text.utf8))) == state)
+        #expect(try SyncState.decode(Array(text.utf8)) == state)
         #expect(text.contains("\"reload_owed\": true"))
     }
 }

@@ -83,6 +83,14 @@ public final class InMemoryStateStore: StateStore, @unchecked Sendable {
         saves += 1
         self.state = state
     }
+    /// How often a damaged record was set aside; ``keepFails`` makes that fail.
+    public private(set) var keptDamaged = 0
+    public var keepFails = false
+    public func keepDamagedCopy() throws(StoreError) -> String {
+        if keepFails { throw StoreError("cannot rename /memory/state.json: read-only file system") }
+        keptDamaged += 1
+        return "/memory/state.json.damaged-\(keptDamaged)"
+    }
 }
 
 /// A proxy's answers, in memory: after a successful reload it serves what the store holds, unless told that

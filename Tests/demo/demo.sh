@@ -41,14 +41,40 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Five distinct free ports in one go. Each is bound (and held) until all are chosen, so no two are the same; all
+# lie outside the kernel's ephemeral range (ip_local_port_range), which every outgoing connection and bind(0) on
+# this host draws from, so no connection of nginx, curl or another test can take one between now and its use.
+# (Five separate bind(0)-and-close calls, as before, once gave two steps the same port in 14 runs.)
+ports() {
+    python3 - "$1" <<'PY'
+import random, socket, sys
+low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+pool = list(range(10000, low)) if low - 10000 >= 1000 else list(range(high + 1, 65536))
+random.shuffle(pool)
+held = []
+for port in pool:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        continue
+    held.append(s)
+    if len(held) == int(sys.argv[1]):
+        break
+if len(held) < int(sys.argv[1]):
+    sys.exit("demo: not enough free ports outside the ephemeral range")
+print(" ".join(str(s.getsockname()[1]) for s in held))
+PY
+}
 wait_until() { # seconds, command...
     local limit=$1; shift
     for _ in $(seq $((limit * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
     return 1
 }
 
-GOCD_PORT=$(port); HTTP_PORT=$(port); HTTPS_PORT=$(port); NEW_PORT=$(port); STATUS_PORT=$(port)
+read -r GOCD_PORT HTTP_PORT HTTPS_PORT NEW_PORT STATUS_PORT <<<"$(ports 5)"
+[ -n "$STATUS_PORT" ] || fail "could not choose five free ports"
 TOKEN=demo0000TOKEN1111222233334444555566667777
 
 say "Starting a GoCD stand-in on 127.0.0.1:$GOCD_PORT (site_url=http://gocd.demo:$HTTP_PORT, secure_site_url=https://gocd.demo:$HTTPS_PORT)"
@@ -143,7 +169,10 @@ grep "rejected:" "$DEMO/daemon.log" | head -1 | sed 's/^/    log | /'
 curl -skf --resolve "ci.demo:$NEW_PORT:127.0.0.1" "https://ci.demo:$NEW_PORT/go/" >/dev/null || fail "the proxy stopped serving"
 ok "refused: the file is byte-identical and the proxy keeps serving"
 
-"$BIN" status --config "$DEMO/config.toml" | sed 's/^/    status | /'
+STATUS=$("$BIN" status --config "$DEMO/config.toml")
+printf '%s\n' "$STATUS" | sed 's/^/    status | /'
+printf '%s\n' "$STATUS" | grep -q "^daemon: *running (pid $DAEMON," || fail "status does not see the running daemon"
+ok "status sees the running daemon"
 
 if [ "$KEEP" = 1 ]; then
     say "Left running (KEEP=1). Try:"

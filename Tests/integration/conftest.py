@@ -235,6 +235,15 @@ def write_config(tmp: Path, standin_base: str, kind="nginx", output=None, test_c
     wrapper = tmp / "count.sh"
     wrapper.write_text(COUNTER.replace("$GPS_COUNT_FILE", str(count_file)))
     wrapper.chmod(0o755)
+    dump = ""
+    programs = [i for i, a in enumerate(test_command or []) if os.path.basename(a) in ("nginx", "apache2", "httpd")]
+    if "dump_command" not in extra_proxy and programs and (counting or programs[0] > 0):
+        # A wrapper hides the proxy's program from the daemon (as a config-management wrapper does), so the
+        # dump is named explicitly, with the proxy's own options.
+        flags = {"-t", "-q", "-T"} if kind == "nginx" else {"-t", "-S"}
+        base = [a for a in test_command[programs[0]:] if a not in flags]
+        dump_command = base + (["-T"] if kind == "nginx" else ["-t", "-D", "DUMP_VHOSTS"])
+        dump = f"dump_command = {json.dumps(dump_command)}"
     if counting:
         test_command = [str(wrapper), "test", *test_command]
         reload_command = [str(wrapper), "reload", *reload_command]
@@ -263,6 +272,7 @@ listen_address = "127.0.0.1"
 test_command = {json.dumps(test_command)}
 reload_command = {json.dumps(reload_command)}
 command_timeout_seconds = 20
+{dump}
 {extra_proxy}
 
 [sync]

@@ -12,7 +12,8 @@ def cfg_for(tmp_path, certs):
         output = tmp_path / "conf.d" / "gocd.conf"
         output.parent.mkdir(exist_ok=True)
         # No proxy runs here, so nothing could confirm a reload: confirmation is off (test_served.py covers it).
-        kw["extra_proxy"] = "confirm_timeout_seconds = 0\n" + kw.get("extra_proxy", "")
+        # Nor has it other sites: its dump (dump_command, since `true` is not the proxy's program) is empty.
+        kw["extra_proxy"] = 'confirm_timeout_seconds = 0\ndump_command = ["true"]\n' + kw.get("extra_proxy", "")
         cfg, _ = write_config(tmp_path, gocd.base, output=output, test_command=["true"], reload_command=["true"],
                               certs=certs, counting=False, **kw)
         return cfg
@@ -87,3 +88,30 @@ def test_tls_verify_false_warns_at_every_start(standin, cfg_for):
         r = run("once", "--config", str(cfg))
         assert r.returncode == 0
         assert "TLS verification of GoCD is OFF" in r.stderr and "WARNING" in r.stderr
+
+
+def test_the_shipped_config_checks_clean_for_an_http_only_gocd(standin, tmp_path):
+    """Right after installing: the example config, with only what the install steps say to set (the token, the
+    commands of this test host), must pass `check` for an http-only GoCD; it once pointed at certificate files
+    that do not exist (exit 2, so the postinst's `check && systemctl enable --now` stopped there)."""
+    from conftest import ROOT
+    gocd = standin(token=TOKEN, site_url="http://gocd.test")
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    token.chmod(0o600)
+    (tmp_path / "conf.d").mkdir()
+    config = (ROOT / "Config" / "config.example.toml").read_text()
+    for old, new in [('"http://127.0.0.1:8153/go"', f'"{gocd.base}/go"'),
+                     ('"/etc/gocd-proxy-sync/token"', f'"{token}"'),
+                     ('output = "/etc/nginx/conf.d/gocd.conf"', f'output = "{tmp_path}/conf.d/gocd.conf"'),
+                     ('state_dir = "/var/lib/gocd-proxy-sync"', f'state_dir = "{tmp_path}/state"')]:
+        assert old in config, old
+        config = config.replace(old, new, 1)
+    # The commands stay the defaults: this host's own nginx (Debian's package, as CI installs it) is tested and
+    # dumped, as right after `dpkg -i` on a stock host.
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(config)
+    r = run("check", "--config", str(cfg))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert all(l.startswith(("ok: ", "warning: ")) for l in lines(r)), r.stdout
+    assert any("site URLs accepted" in l for l in lines(r)), r.stdout

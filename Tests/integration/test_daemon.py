@@ -1,6 +1,7 @@
 """`run`: the daemon against the GoCD stand-in and a real nginx, with real signals and sockets."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -203,3 +204,66 @@ def test_sighup_with_a_new_state_dir_keeps_the_locked_one_until_restart(env, tmp
              == f"https://gocd.test:{new_port}", timeout=15, what="state recorded in the locked directory")
     assert not (new_state / "state.json").exists()
     assert d.stop() == 0
+
+
+def test_a_refused_plan_is_logged_once_per_change_and_still_said_every_cycle(env, tmp_path):
+    """The log says a refusal once per change of the refused value (again at most hourly), not every cycle; the
+    metrics' outcome and the STATUS line keep saying it is refused."""
+    text = env["cfg"].read_text().replace("interval_seconds = 1", "interval_seconds = 0.2")
+    textfile = tmp_path / "metrics.prom"
+    env["cfg"].write_text(text + f'\n[metrics]\ntextfile = "{textfile}"\n')
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.1)
+    statuses = []
+    def drain():
+        try:
+            while True:
+                statuses.extend(line for line in sock.recv(4096).decode().splitlines() if line.startswith("STATUS="))
+        except socket.timeout:
+            pass
+        return statuses
+    def rejected_cycles():
+        m = re.search(r'^gocd_proxy_sync_cycles_total\{outcome="rejected"\} (\S+)$',
+                      textfile.read_text() if textfile.exists() else "", re.M)
+        return float(m.group(1)) if m else 0
+    def errors():
+        return [line for line in d.text().splitlines() if " ERROR rejected:" in line]
+    d = env["start"](env={"NOTIFY_SOCKET": path})
+    wait_for(lambda: any(s.startswith("STATUS=in sync") for s in drain()), timeout=15, what="first apply")
+    env["gocd"].control(site_url="http://gocd.test;evil")
+    wait_for(lambda: rejected_cycles() >= 10, timeout=30, what="ten refused cycles")
+    assert len(errors()) == 1, errors()
+    assert "gocd.test;evil" in errors()[0]
+    assert sum(" DEBUG rejected:" in line for line in d.text().splitlines()) >= 9, "the repeats at debug level"
+    drain()
+    assert statuses[-1].startswith("STATUS=rejected site_url:"), statuses[-1]
+    # Another refused value is news: logged at once, then quiet again.
+    seen = rejected_cycles()
+    env["gocd"].control(site_url="http://gocd.test{evil")
+    wait_for(lambda: rejected_cycles() >= seen + 10, timeout=30, what="ten more refused cycles")
+    assert len(errors()) == 2 and "gocd.test{evil" in errors()[1], errors()
+    drain()
+    assert statuses[-1].startswith("STATUS=rejected site_url:"), statuses[-1]
+    assert d.stop() == 0
+    sock.close()
+
+
+def test_status_sees_the_daemon_running_outside_systemd(env):
+    """`make demo` runs the daemon without the unit (no RuntimeDirectory, so no live record): status still says it
+    runs (it holds the state directory's lock), with its pid, and that the figures are the last recorded ones."""
+    d = env["start"]()
+    wait_for(lambda: env["output"].exists(), what="first apply")
+    wait_for(lambda: (env["tmp"] / "state" / "state.json").exists(), what="state recorded")
+    r = run("status", "--config", str(env["cfg"]))
+    assert r.returncode == 0, r.stderr
+    assert f"daemon:               running (pid {d.proc.pid}, holds {env['tmp'] / 'state'}/lock)" in r.stdout, r.stdout
+    assert "not running" not in r.stdout
+    assert re.search(r"last success: +\S+Z \(\d+s ago\) \(as last recorded", r.stdout), r.stdout
+    j = json.loads(run("status", "--config", str(env["cfg"]), "--json").stdout)
+    assert j["daemon"] == {"running": True, "pid": d.proc.pid, "live_record": False}, j["daemon"]
+    assert d.stop() == 0
+    r = run("status", "--config", str(env["cfg"]))
+    assert "daemon:               not running (nothing holds" in r.stdout, r.stdout
+    assert json.loads(run("status", "--config", str(env["cfg"]), "--json").stdout)["daemon"] == {"running": False}

@@ -1,4 +1,5 @@
 """Each GoCD answer maps to its exit code and message; the file in place is never touched."""
+import os
 import pytest
 
 from conftest import TOKEN, free_port, run, write_config
@@ -14,7 +15,8 @@ def prepared(tmp_path, certs):
 
 def config_for(tmp_path, output, base, **kw):
     # No proxy runs here, so nothing could confirm a reload: confirmation is off (test_served.py covers it).
-    kw["extra_proxy"] = "confirm_timeout_seconds = 0\n" + kw.get("extra_proxy", "")
+    # Nor has it other sites: its dump (dump_command, since `true` is not the proxy's program) is empty.
+    kw["extra_proxy"] = 'confirm_timeout_seconds = 0\ndump_command = ["true"]\n' + kw.get("extra_proxy", "")
     cfg, _ = write_config(tmp_path, base, output=output, test_command=["true"], reload_command=["true"], **kw)
     return cfg
 
@@ -129,3 +131,26 @@ def test_https_gocd_with_ca_file_and_tls_failure_without(prepared, standin, cert
     assert r.returncode == 3
     assert "certificate" in r.stderr.lower()
     assert output.read_text() == before
+
+
+def test_an_empty_systemd_credential_means_no_credentials(prepared, standin):
+    """GoCD with security disabled under the unit: LoadCredential= fails the start when its file is missing, so the
+    operator empties it instead; nothing is sent then, and the apply goes through. A non-empty one is a token."""
+    tmp, output = prepared
+    gocd = standin(site_url="http://gocd.test:18080")
+    creds = tmp / "creds"
+    creds.mkdir(mode=0o700)
+    (creds / "gocd-token").write_text("\n")
+    (creds / "gocd-token").chmod(0o600)
+    cfg = config_for(tmp, output, gocd.base, token=None)
+    env = dict(os.environ, CREDENTIALS_DIRECTORY=str(creds))
+    r = run("once", "--config", str(cfg), env=env)
+    assert r.returncode == 0, r.stderr
+    assert output.read_text().startswith("# Managed")
+    (creds / "gocd-token").write_text("a-token-security-does-not-want\n")
+    (creds / "gocd-token").chmod(0o600)
+    gocd.control(site_url="http://other.gocd.test:18080")
+    r = run("once", "--config", str(cfg), env=env)
+    assert r.returncode == 3, r.stderr
+    assert "security is disabled" in r.stderr and ": > /etc/gocd-proxy-sync/token" in r.stderr
+    assert "a-token-security-does-not-want" not in r.stderr

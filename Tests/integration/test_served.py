@@ -1,9 +1,12 @@
 """Only what is served counts (issue 11): the pre-flight before a change goes live, and the confirmation after every
 reload, against a real nginx and a real httpd on loopback."""
+import json
 import os
+import re
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -285,21 +288,68 @@ def test_without_the_port_check_a_held_port_is_caught_by_confirmation(kind, requ
         holder.close()
 
 
-@pytest.mark.parametrize("damage", [b"", b'{"reload_owed": tr', b"\0" * 64, b"[1, 2]"])
-def test_a_damaged_state_file_is_said_and_the_served_file_rechecked(nginx_setup, damage):
+@pytest.mark.parametrize("damage, problem", [
+    (b"", "empty"),
+    (b'{"reload_owed": tr', "not JSON"),
+    (b"\0" * 64, "not JSON"),
+    (b"[1, 2]", "not a JSON object"),
+    # The right syntax, a wrong type: once silently accepted (as 0 failures), now damage.
+    (b'{"consecutive_failures": "3", "reload_owed": false}', "consecutive_failures: a string where a number belongs"),
+    (b'{"reload_owed": "false"}', "reload_owed: a string where true or false belongs"),
+    # A value out of range.
+    (b'{"consecutive_failures": -4}', "consecutive_failures: -4 is out of range"),
+    (b'{"last_success_at": "2026-02-30T10:00:00Z"}', "is not a time"),
+])
+def test_a_damaged_state_file_is_said_and_the_served_file_rechecked(nginx_setup, damage, problem):
     s = nginx_setup
     assert once(s).returncode == 0
-    state = s["tmp"] / "state" / "state.json"
+    state_dir = s["tmp"] / "state"
+    state = state_dir / "state.json"
     state.write_bytes(damage)
     calls = len(invocations(s["counts"]))
     r = once(s)
     assert r.returncode == 0, r.stderr
-    assert "state file was damaged" in r.stderr and str(state) in r.stderr
+    # One warning that names the file, what is wrong with it and where the damaged copy was kept.
+    lines = [line for line in r.stderr.splitlines() if "state file was damaged" in line]
+    assert len(lines) == 1, r.stderr
+    assert " WARNING started: " in lines[0], lines[0]
+    assert f"file={state}" in lines[0] and problem in lines[0], lines[0]
+    kept = re.search(r"damaged_copy=(\S+)", lines[0]).group(1)
+    assert kept.startswith(str(state) + ".damaged-"), kept
+    assert Path(kept).read_bytes() == damage, "the damaged bytes are kept for a post-mortem"
+    assert Path(kept).parent == state_dir and not list(s["output"].parent.glob("*damaged*")), \
+        "kept in the state directory, never in the include directory"
+    # Then as after a crash: test, reload, confirm; a fresh record that says so.
     assert invocations(s["counts"])[calls:] == ["test", "reload"], "the safe choice: test and reload what is in place"
     assert "confirmed_after_ms=" in r.stderr, "and confirm what is served"
-    import json as _json
-    assert _json.loads(state.read_text())["serving"] is True
-    assert (s["tmp"] / "state" / "state.json.damaged").read_bytes() == damage
+    fresh = json.loads(state.read_text())
+    assert fresh["serving"] is True and fresh["consecutive_failures"] == 0
+    assert served(s["https_port"], "gocd.test"), "the proxy serves the managed file"
+    # The next run believes the fresh record: no second warning, nothing tested or reloaded.
+    calls = len(invocations(s["counts"]))
+    r = once(s)
+    assert r.returncode == 0 and "damaged" not in r.stderr, r.stderr
+    assert invocations(s["counts"])[calls:] == []
+    # A second damage keeps a second copy; the first is not overwritten.
+    state.write_bytes(damage)
+    assert once(s).returncode == 0
+    copies = sorted(state_dir.glob("state.json.damaged-*"))
+    assert len(copies) == 2 and all(c.read_bytes() == damage for c in copies), copies
+
+
+def test_status_says_the_state_file_is_damaged_and_moves_nothing(nginx_setup):
+    s = nginx_setup
+    assert once(s).returncode == 0
+    state = s["tmp"] / "state" / "state.json"
+    state.write_bytes(b'{"consecutive_failures": "many"}')
+    r = run("status", "--config", str(s["cfg"]))
+    assert r.returncode == 0, r.stderr
+    assert f"DAMAGED: {state}: consecutive_failures: a string where a number belongs" in r.stdout, r.stdout
+    j = json.loads(run("status", "--config", str(s["cfg"]), "--json").stdout)
+    assert j["damaged"]["file"] == str(state)
+    r = once(s, "--dry-run")
+    assert r.returncode == 0 and "the state file is damaged" in r.stderr, r.stderr
+    assert state.read_bytes() == b'{"consecutive_failures": "many"}', "status and a dry run move nothing"
 
 
 def test_render_only_warns_about_the_certificate(nginx_setup):

@@ -40,11 +40,26 @@ for lib in $(readelf -d /usr/bin/gocd-proxy-sync | sed -n 's/.*(NEEDED).*\[\(.*\
     echo "$DEPENDS" | tr ',' '\n' | sed 's/^ *//; s/[ (].*//' | grep -qx "$owner" ||
         { echo "FAIL: $lib ($path, package $owner) is not in Depends: $DEPENDS"; exit 1; }
 done
-# A binary linked with packed relative relocations loads only with glibc >= 2.36: Depends must say so.
-if readelf -V -W /usr/bin/gocd-proxy-sync | grep -q GLIBC_ABI_DT_RELR; then
-    LIBC=$(echo "$DEPENDS" | sed -n 's/.*libc6 (>= \([^)]*\)).*/\1/p')
-    dpkg --compare-versions "${LIBC:-0}" ge 2.36 || { echo "FAIL: needs GLIBC_ABI_DT_RELR but Depends has libc6 >= ${LIBC:-?}"; exit 1; }
-fi
+# The installed binary loads on every supported system: glibc 2.34, GLIBCXX_3.4.29, CXXABI_1.3.13, no DT_RELR,
+# only the sonames they all ship (deploy/check-abi.sh names the symbol or soname that broke it).
+deploy/check-abi.sh /usr/bin/gocd-proxy-sync || { echo "FAIL: the installed binary does not meet the ABI ceilings"; exit 1; }
+# Depends asks for no more than that: no package version above what the oldest supported Debian-family
+# release ships for the ceilings (libc6 2.34, GCC 11's libstdc++6 and libgcc-s1, Ubuntu 22.04's libcurl4 7.81
+# and libssl3 3.0.2).
+for dep in $(echo "$DEPENDS" | tr -d ' ' | tr ',' '\n'); do
+    pkg=${dep%%(*}
+    version=$(echo "$dep" | sed -n 's/.*(>=\(.*\))/\1/p')
+    case $pkg in
+    libc6) ceiling=2.34 ;;
+    libstdc++6 | libgcc-s1) ceiling=11 ;;
+    libcurl4) ceiling=7.81.0 ;;
+    libssl3) ceiling=3.0.2 ;;
+    *) echo "FAIL: Depends names $pkg, which is not on the list of libraries every supported system ships: $DEPENDS"; exit 1 ;;
+    esac
+    if [ -n "$version" ] && dpkg --compare-versions "$version" gt "$ceiling"; then
+        echo "FAIL: Depends asks for $pkg (>= $version), more than the binary needs ($pkg $ceiling): $DEPENDS"; exit 1
+    fi
+done
 # The manual page renders without warnings and has the hand-written sections (read from the .deb itself: slim
 # images exclude /usr/share/man from installs); the completions are in place.
 MANPAGE=$(mktemp)

@@ -15,6 +15,23 @@ for lib in libcurl.so.4 libcrypto.so.3 libc.so.6 libstdc++.so.6 libgcc_s.so.1; d
     echo "$REQUIRES" | grep -q "^$lib()(64bit)\$" || { echo "FAIL: Requires lacks $lib: $REQUIRES"; exit 1; }
 done
 if echo "$REQUIRES" | grep -q libswift; then echo "FAIL: requires the Swift runtime"; exit 1; fi
+# Requires asks for no more than RHEL 9 provides: glibc symbol versions up to 2.34, no GLIBC_ABI_DT_RELR, no
+# libcurl symbol version (RHEL's libcurl defines none), OpenSSL 3.0.0, GCC 11's libstdc++ and libgcc_s.
+echo "$REQUIRES" | while read -r req; do
+    version=$(echo "$req" | sed -n 's/^[^(]*(\([^)]*\))(64bit)$/\1/p')
+    case $version in
+    "" | GLIBC_2.* | GLIBCXX_3.* | CXXABI_1.* | GCC_* | OPENSSL_3.*)
+        case $version in
+        GLIBC_2.*) ceiling=GLIBC_2.34 ;; GLIBCXX_3.*) ceiling=GLIBCXX_3.4.29 ;; CXXABI_1.*) ceiling=CXXABI_1.3.13 ;;
+        GCC_*) ceiling=GCC_7.0.0 ;; OPENSSL_3.*) ceiling=OPENSSL_3.0.0 ;; *) ceiling= ;;
+        esac
+        if [ -n "$ceiling" ] && [ "$version" != "$ceiling" ] &&
+            [ "$(printf '%s\n%s\n' "$version" "$ceiling" | sort -V | tail -1)" = "$version" ]; then
+            echo "FAIL: Requires $req, above $ceiling (RHEL 9)"; exit 1
+        fi ;;
+    *) echo "FAIL: Requires $req, which RHEL 9 does not provide"; exit 1 ;;
+    esac
+done || exit 1
 rpm -qp --configfiles "$RPM" 2>/dev/null | grep -qx /etc/gocd-proxy-sync/config.toml || { echo "FAIL: config is not %config"; exit 1; }
 rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$RPM" 2>/dev/null | grep -qx 'cn /etc/gocd-proxy-sync/config.toml' ||
     { echo "FAIL: config is not %config(noreplace)"; exit 1; }
@@ -35,6 +52,8 @@ check() { # mode path
     [ "$(stat -c %a "$ROOT$2")" = "$1" ] || { echo "FAIL: $2 has mode $(stat -c %a "$ROOT$2"), not $1"; exit 1; }
 }
 check 755 /usr/bin/gocd-proxy-sync
+# The packaged binary loads on every supported system (deploy/check-abi.sh names what broke it).
+deploy/check-abi.sh "$ROOT/usr/bin/gocd-proxy-sync" || { echo "FAIL: the packaged binary does not meet the ABI ceilings"; exit 1; }
 check 644 /usr/lib/systemd/system/gocd-proxy-sync.service
 check 750 /etc/gocd-proxy-sync
 check 640 /etc/gocd-proxy-sync/config.toml

@@ -243,6 +243,7 @@ output = "{self.output}"
 upstream = "http://127.0.0.1:{self.gocd.port}"
 listen_address = "127.0.0.1"
 test_command = {json.dumps(test)}
+dump_command = {json.dumps([a for a in self.nginx.test_command if a not in ("-t", "-q")] + ["-T"])}
 reload_command = {json.dumps(reload)}
 command_timeout_seconds = 20
 confirm_timeout_seconds = 2

@@ -26,185 +26,64 @@ public struct ProxyInventory: Equatable, Sendable {
 
     public var sites: [Site] = []
 
-    /// Parses `nginx -T` output (stdout only), leaving out the file at `managedPath`. nil when the dump cannot
-    /// be read with certainty (unbalanced braces or quotes): the caller must then refuse rather than guess.
-    ///
-    /// A small tokenizer of NGINX's syntax: quoted strings (with backslash escapes) are one word and may hold
-    /// `{`, `}`, `;` and `#`; `#` starts a comment only where a word would start; `# configuration file PATH:`
-    /// marks the next file only between files (at depth 0).
+    /// Whose rules of server selection the names follow (Apache's `ServerAlias` globs, or NGINX's).
+    public var apacheNames = false
+
+    public init(sites: [Site] = [], apacheNames: Bool = false) {
+        self.sites = sites
+        self.apacheNames = apacheNames
+    }
+
+    /// Reads a whole `nginx -T` output (stdout only), leaving out the file at `managedPath`; nil when it
+    /// cannot be read with certainty. The daemon streams the dump through ``NginxDumpReader`` instead.
     public static func nginx(_ dump: String, managedPath: String) -> ProxyInventory? {
-        var inventory = ProxyInventory()
-        var file = ""
-        var depth = 0
-        var serverDepth: Int?
-        var listens: [(String?, Int, Bool)] = []
-        var names: [String] = []
-        var statement: [String] = []
-        var word = ""
-        var wordStarted = false
-        var quote: Character?
-        var escaped = false
-        var comment = false
-        var atLineStart = true
-        var line = ""
-
-        func endWord() {
-            if wordStarted { statement.append(word) }
-            word = ""
-            wordStarted = false
-        }
-        func endStatement() {
-            if file != managedPath, let serverDepth, depth == serverDepth + 1, let keyword = statement.first {
-                if keyword == "listen", statement.count > 1, let parsed = parseListen(Substring(statement[1])) {
-                    listens.append((parsed.0, parsed.1, statement.contains("ssl")))
-                } else if keyword == "server_name" {
-                    names += statement.dropFirst().map { $0.lowercased() }
-                }
-            }
-            statement = []
-        }
-
-        let characters = Array(dump)
-        var index = 0
-        while index < characters.count {
-            let character = characters[index]
-            index += 1
-            if atLineStart && depth == 0 && quote == nil && !comment {
-                // Read the whole line to see whether it is a file header.
-                var end = index - 1
-                while end < characters.count && characters[end] != "\n" { end += 1 }
-                line = String(characters[(index - 1)..<end])
-                if line.hasPrefix("# configuration file ") {
-                    if !statement.isEmpty || wordStarted { return nil }
-                    file = String(line.dropFirst("# configuration file ".count))
-                    if file.hasSuffix(":") { file.removeLast() }
-                    index = end + 1
-                    continue
-                }
-            }
-            atLineStart = character == "\n"
-            if comment {
-                if character == "\n" { comment = false }
-                continue
-            }
-            if let open = quote {
-                if escaped {
-                    word.append(character)
-                    escaped = false
-                } else if character == "\\" {
-                    escaped = true
-                } else if character == open {
-                    quote = nil
-                } else {
-                    word.append(character)
-                }
-                continue
-            }
-            switch character {
-            case " ", "\t", "\r", "\n":
-                endWord()
-            case "\"", "'" where !wordStarted:
-                quote = character
-                wordStarted = true
-            case "#" where !wordStarted:
-                comment = true
-            case ";":
-                endWord()
-                endStatement()
-            case "{":
-                endWord()
-                if file != managedPath, serverDepth == nil, statement == ["server"] {
-                    serverDepth = depth
-                    listens = []
-                    names = []
-                }
-                depth += 1
-                statement = []
-            case "}":
-                endWord()
-                if !statement.isEmpty { return nil }
-                depth -= 1
-                if depth < 0 { return nil }
-                if let start = serverDepth, depth == start {
-                    for (address, port, tls) in listens.isEmpty ? [(nil, 80, false)] : listens {
-                        inventory.sites.append(Site(address: address, port: port, tls: tls, names: names, file: file))
-                    }
-                    serverDepth = nil
-                }
-            default:
-                word.append(character)
-                wordStarted = true
-            }
-        }
-        endWord()
-        guard depth == 0, quote == nil, statement.isEmpty else { return nil }
-        return inventory
+        var reader = NginxDumpReader(managedPaths: [managedPath])
+        reader.feed(dump.utf8)
+        return reader.finish()
     }
 
-    /// `80`, `127.0.0.1:80`, `[::]:443`, `*:80` → (address or nil for all, port); nil for `unix:` sockets.
-    static func parseListen(_ text: Substring) -> (String?, Int)? {
-        if text.hasPrefix("unix:") { return nil }
-        if let port = Int(text) { return (nil, port) }
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else {
-            return nil
+    /// Reads a whole `httpd -t -D DUMP_VHOSTS` output, leaving out vhosts defined in `managedPath`.
+    public static func apache(_ dump: String, managedPath: String) -> ProxyInventory? {
+        var reader = ApacheDumpReader(managedPaths: [managedPath])
+        reader.feed(dump.utf8)
+        return reader.finish()
+    }
+
+    /// An NGINX `listen` address (`80`, `127.0.0.1:80`, `127.0.0.1` (port 80), `[::]:443`, `[::1]`, `*:80`,
+    /// `localhost:8080`), or an Apache vhost address: (address, nil for all addresses or a host name, port).
+    /// nil for `unix:` sockets and anything else.
+    public static func parseNginxListen(_ text: String) -> (String?, Int)? {
+        if text.hasPrefix("unix:") || text.isEmpty { return nil }
+        if text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
+            guard let port = Int(text), (1...65535).contains(port) else { return nil }
+            return (nil, port)
         }
-        var address = String(text[..<colon])
-        if address.hasPrefix("[") && address.hasSuffix("]") { address = String(address.dropFirst().dropLast()) }
-        if address == "*" || address == "0.0.0.0" || address == "::" { return (nil, port) }
-        return (address.lowercased(), port)
-    }
-
-    /// Parses `httpd -t -D DUMP_VHOSTS` output, leaving out vhosts defined in `managedPath`.
-    public static func apache(_ dump: String, managedPath: String) -> ProxyInventory {
-        var inventory = ProxyInventory()
-        var current: (String?, Int)?
-        for rawLine in dump.split(separator: "\n") {
-            let words = rawLine.split(separator: " ", omittingEmptySubsequences: true)
-            guard let first = words.first else { continue }
-            let indented = rawLine.hasPrefix(" ") || rawLine.hasPrefix("\t")
-            if !indented {
-                // `*:80                   is a NameVirtualHost` or `127.0.0.1:8443   gocd.test (/path:3)`.
-                guard let parsed = parseListen(first) else {
-                    current = nil
-                    continue
+        var address: Substring
+        var port = 80
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            address = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":"), let value = Int(rest.dropFirst()), (1...65535).contains(value) else {
+                    return nil
                 }
-                current = parsed
-                if words.count >= 3, words[1] != "is", let file = location(words.last!) {
-                    if file != managedPath {
-                        inventory.sites.append(
-                            Site(
-                                address: parsed.0, port: parsed.1, tls: nil, names: [words[1].lowercased()], file: file,
-                                line: lineNumber(words.last!)))
-                    }
-                }
-                continue
+                port = value
             }
-            // `        port 80 namevhost other.test (/etc/apache2/sites-enabled/other.conf:1)`
-            guard let (address, port) = current else { continue }
-            if first == "port", words.count >= 5, words[2] == "namevhost", let file = location(words[4]) {
-                if file != managedPath {
-                    inventory.sites.append(
-                        Site(
-                            address: address, port: port, tls: nil, names: [words[3].lowercased()], file: file,
-                            line: lineNumber(words[4])))
-                }
-            } else if first == "alias", words.count >= 2, let last = inventory.sites.last, last.port == port {
-                inventory.sites[inventory.sites.count - 1].names.append(words[1].lowercased())
-            }
+        } else if let colon = text.lastIndex(of: ":") {
+            guard let value = Int(text[text.index(after: colon)...]), (1...65535).contains(value) else { return nil }
+            address = text[..<colon]
+            port = value
+        } else {
+            address = text[...]
         }
-        return inventory
-    }
-
-    /// `(/etc/apache2/sites-enabled/other.conf:1)` → the path.
-    static func location(_ word: Substring) -> String? {
-        guard word.hasPrefix("("), word.hasSuffix(")"), let colon = word.lastIndex(of: ":") else { return nil }
-        return String(word[word.index(after: word.startIndex)..<colon])
-    }
-
-    /// `(/etc/apache2/sites-enabled/other.conf:12)` → 12.
-    static func lineNumber(_ word: Substring) -> Int? {
-        guard word.hasSuffix(")"), let colon = word.lastIndex(of: ":") else { return nil }
-        return Int(word[word.index(after: colon)..<word.index(before: word.endIndex)])
+        let lowered = address.lowercased()
+        if lowered == "*" || lowered == "0.0.0.0" || lowered == "::" || lowered == "_default_" { return (nil, port) }
+        // A host name is resolved by the proxy: it may be any address, so it counts as all of them.
+        if !lowered.contains(":") && !lowered.utf8.allSatisfy({ (0x30...0x39).contains($0) || $0 == 0x2E }) {
+            return (nil, port)
+        }
+        return (lowered, port)
     }
 
     /// Reasons `plan` would take over another site: a name it serves on the same address and port, or a port
@@ -216,7 +95,16 @@ public struct ProxyInventory: Equatable, Sendable {
             for site in sites where site.port == listener.port {
                 guard wanted.contains(where: { $0 == nil || site.address == nil || $0 == site.address }) else { continue }
                 let at = "\(site.address ?? "*"):\(site.port)"
-                if let tls = site.tls, tls != (listener.scheme == .https) {
+                guard let tls = site.tls else {
+                    refusals.append(
+                        Refusal(
+                            listener: listener.origin,
+                            reason:
+                                "port \(listener.port) is used by another site (\(site.file)) whose TLS setting cannot be told (it includes other files and sets no SSLEngine itself); refusing rather than guessing: set SSLEngine in that VirtualHost or choose another port in GoCD"
+                        ))
+                    break
+                }
+                if tls != (listener.scheme == .https) {
                     refusals.append(
                         Refusal(
                             listener: listener.origin,
@@ -225,12 +113,14 @@ public struct ProxyInventory: Equatable, Sendable {
                         ))
                     break
                 }
-                if site.names.contains(where: { Self.nameMatches($0, listener.serverName) }) {
+                if let name = site.names.first(where: { matches($0, listener.serverName) != false }) {
+                    let unknown = matches(name, listener.serverName) == nil
                     refusals.append(
                         Refusal(
                             listener: listener.origin,
-                            reason:
-                                "server name \(listener.serverName) is already served on \(at) by another site (\(site.file)); this program manages the GoCD site only"
+                            reason: unknown
+                                ? "server name \(listener.serverName) may be served on \(at) by another site (\(site.file)): its server_name \(name) is a regular expression this program cannot evaluate; refusing rather than guessing"
+                                : "server name \(listener.serverName) is already served on \(at) by another site (\(site.file)\(name == listener.serverName ? "" : ", as \(name)")); this program manages the GoCD site only"
                         ))
                     break
                 }
@@ -239,11 +129,8 @@ public struct ProxyInventory: Equatable, Sendable {
         return refusals
     }
 
-    /// An NGINX/Apache server name (exact, `*.suffix` or `.suffix`) matching a host.
-    static func nameMatches(_ pattern: String, _ host: String) -> Bool {
-        if pattern == host { return true }
-        if pattern.hasPrefix("*.") { return host.hasSuffix(pattern.dropFirst(1)) }
-        if pattern.hasPrefix(".") { return host == pattern.dropFirst() || host.hasSuffix(pattern) }
-        return false
+    /// Whether another site's name takes `host`; nil when that cannot be evaluated.
+    func matches(_ pattern: String, _ host: String) -> Bool? {
+        apacheNames ? ServerNameMatch.apache(pattern, matches: host) : ServerNameMatch.nginx(pattern, matches: host)
     }
 }

@@ -86,6 +86,11 @@ public struct ProxySettings: Equatable, Sendable {
     public var apacheExistingListenPorts: [Int]?
     /// Refuse a plan whose new port another program holds.
     public var checkPorts: Bool = true
+    /// The command that prints the proxy's whole configuration (`nginx -T`, `apachectl -t -D DUMP_VHOSTS`);
+    /// nil: derived from ``testCommand`` when it starts with the proxy's own program.
+    public var dumpCommand: [String]?
+    /// Refuse a plan that takes another site's name or port (false: off on purpose, with a warning).
+    public var checkOtherSites: Bool = true
     /// Seconds to wait for the proxy to serve a reloaded file; 0 turns confirmation off.
     public var confirmTimeoutSeconds: Double = 10
     /// HTTP/2 on the TLS listeners.

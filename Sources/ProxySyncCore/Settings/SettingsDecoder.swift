@@ -51,7 +51,7 @@ extension Settings {
                     "listen_address", "redirect_http_to_https", "client_max_body_size", "test_command", "reload_command",
                     "command_timeout_seconds", "apache_listen_ports", "check_ports", "confirm_timeout_seconds",
                     "listen_addresses", "http2", "hsts_max_age_seconds", "upstream_ca_file", "upstream_tls_verify",
-                    "allowed_server_names", "allowed_ports",
+                    "allowed_server_names", "allowed_ports", "dump_command", "check_other_sites",
                 ],
                 "sync": ["interval_seconds", "state_dir", "max_backoff_seconds"],
                 "metrics": ["textfile"],
@@ -178,6 +178,8 @@ extension Settings {
                 proxy.apacheExistingListenPorts = Array(Set(ports)).sorted()
             }
             proxy.checkPorts = try bool("proxy", "check_ports") ?? true
+            if let command = try stringArray("proxy", "dump_command") { proxy.dumpCommand = command }
+            proxy.checkOtherSites = try bool("proxy", "check_other_sites") ?? true
             proxy.confirmTimeoutSeconds = try decimal("proxy", "confirm_timeout_seconds", in: 0...600) ?? 10
             proxy.http2 = try bool("proxy", "http2") ?? true
             proxy.hstsMaxAgeSeconds = try integer("proxy", "hsts_max_age_seconds", in: 0...315_360_000) ?? 0

@@ -30,7 +30,7 @@ public enum GoCDError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unauthorized(let credentials, let disabled, let message):
             if disabled {
                 return
-                    "GoCD refused the credentials (\(credentials.rawValue) was sent): security is disabled on this GoCD server, so remove token_file/username/password_file from [gocd]"
+                    "GoCD refused the credentials (\(credentials.rawValue) was sent): security is disabled on this GoCD server, so send none: remove token_file/username/password_file from [gocd], and under systemd empty the token file the unit loads (: > /etc/gocd-proxy-sync/token; removing it makes the unit fail to start with 243/CREDENTIALS)"
             }
             if credentials == .none {
                 return

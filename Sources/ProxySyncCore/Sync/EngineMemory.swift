@@ -27,6 +27,26 @@ final class EngineMemory: Sendable {
 
     func remember(_ rendering: Rendering) { lastRendering.withLock { $0 = rendering } }
 
+    /// A refusal as last logged at its full level: what was refused, and when (epoch seconds).
+    private let loggedRefusal = Mutex<(key: String, at: Int64)?>(nil)
+
+    /// How long the same refusal goes unrepeated in the log (the outcome, metrics and STATUS say it every cycle).
+    static let refusalRepeatSeconds: Int64 = 3600
+
+    /// True when this refusal (the field, the value GoCD sent and the reason) should be logged at its full level
+    /// now: the first time, after any change of it, and again once an hour has passed since it was last logged.
+    func refusalDue(_ key: String, now: Int64) -> Bool {
+        loggedRefusal.withLock { last in
+            if let last, last.key == key, now - last.at < Self.refusalRepeatSeconds, now >= last.at { return false }
+            last = (key, now)
+            return true
+        }
+    }
+
+    /// A plan was accepted, or GoCD's site URLs changed to something that is not refused: the next refusal,
+    /// even of a value refused before, is news.
+    func forgetRefusal() { loggedRefusal.withLock { $0 = nil } }
+
     /// True once per day (and at the first cycle of a process): time to look at certificate expiry on an
     /// unchanged cycle. Cycles that write check certificates anyway.
     func certificatesDue(day: String) -> Bool {

@@ -61,22 +61,11 @@ public protocol ProxyControl: Sendable {
 
 /// The state file.
 public protocol StateStore: Sendable {
+    /// The record; a damaged one loads as a fresh record with ``SyncState/damage`` set, the file left as it is.
     func load() -> SyncState
     func save(_ state: SyncState) throws(StoreError)
-}
-
-/// A reason the plan must not go live, found before anything is written (README: Only what is served counts, §5b).
-public struct Refusal: Equatable, Sendable, CustomStringConvertible {
-    /// The listener it concerns, e.g. `https://gocd.example.com:8443`.
-    public var listener: String
-    public var reason: String
-
-    public init(listener: String, reason: String) {
-        self.listener = listener
-        self.reason = reason
-    }
-
-    public var description: String { "\(listener): \(reason)" }
+    /// Moves a damaged state file aside, where no include directory globs it; returns where it was kept.
+    func keepDamagedCopy() throws(StoreError) -> String
 }
 
 /// Something worth a warning that does not stop the plan.

@@ -47,14 +47,24 @@ public struct SyncEngine: Sendable {
     /// Runs one cycle. In `dryRun` mode nothing is written, tested or reloaded.
     public func runCycle(dryRun: Bool, now: Timestamp) async -> CycleOutcome {
         var current = state.load()
-        if !dryRun, let damage = current.damage {
-            current.damage = nil
-            await recoverLostState(&current, damage: damage, now: now)
+        if let damage = current.damage {
+            if dryRun {
+                log(
+                    .warning, "the state file is damaged; the next cycle keeps a copy and recovers as after a crash",
+                    .started, ["file": "\(damage.file)", "problem": "\(damage.problem)"])
+            } else {
+                current.damage = nil
+                await recoverLostState(&current, damage: keepDamaged(damage), now: now)
+            }
         }
         if !dryRun, current.applyInProgress != nil {
             await recoverInterruptedApply(&current, now: now)
         }
         let outcome = await cycle(dryRun: dryRun, state: &current, now: now)
+        switch outcome {
+        case .rejected, .gocdError: break  // a GoCD error between two refusals of one value is no change of it
+        default: memory.forgetRefusal()
+        }
         if !dryRun { record(outcome, into: &current, now: now) }
         return outcome
     }
@@ -76,8 +86,8 @@ public struct SyncEngine: Sendable {
             do {
                 derivation = try PlanDeriver.derive(urls, settings: settings.proxy)
             } catch {
-                log(
-                    .error, "site URL rejected; the file in place keeps serving", .rejected,
+                logRejected(
+                    "site URL rejected; the file in place keeps serving", error, urls: urls, now: now,
                     ["field": "\(error.field)", "value": "\(error.value)", "reason": "\(error.reason)"])
                 return .rejected(error)
             }
@@ -94,7 +104,9 @@ public struct SyncEngine: Sendable {
                 text = try Renderers.make(for: settings.proxy).render(plan)
             } catch {
                 let rejection = SiteURLRejection(field: "site_url", rawValue: urls.siteURL, reason: "\(error)")
-                log(.error, "site URL rejected; the file in place keeps serving", .rejected, ["reason": "\(error)"])
+                logRejected(
+                    "site URL rejected; the file in place keeps serving", rejection, urls: urls, now: now,
+                    ["reason": "\(error)"])
                 return .rejected(rejection)
             }
             let bytes = Array(text.utf8)
@@ -140,7 +152,9 @@ public struct SyncEngine: Sendable {
         let report = await serving.preflight(plan)
         if dryRun {
             for notice in report.notices { log(notice) }
-            if let refusal = report.refusals.first { return refuse(refusal, all: report.refusals, plan: plan, urls: urls) }
+            if let refusal = report.refusals.first {
+                return refuse(refusal, all: report.refusals, plan: plan, urls: urls, now: now)
+            }
             let unified = UnifiedDiff.make(
                 old: oldText ?? "", new: text, oldName: "\(settings.proxy.output) (installed)",
                 newName: "\(settings.proxy.output) (rendered)")
@@ -148,7 +162,9 @@ public struct SyncEngine: Sendable {
         }
         warnOnce(report.notices.filter { $0.event == .certificateExpiring }, state: &current, now: now)
         for notice in report.notices where notice.event != .certificateExpiring { log(notice) }
-        if let refusal = report.refusals.first { return refuse(refusal, all: report.refusals, plan: plan, urls: urls) }
+        if let refusal = report.refusals.first {
+            return refuse(refusal, all: report.refusals, plan: plan, urls: urls, now: now)
+        }
         return await apply(
             newBytes, previous: installed, plan: plan, text: text, reason: reason, diff: semantic, state: &current, now: now)
     }
@@ -191,15 +207,32 @@ public struct SyncEngine: Sendable {
     }
 
     /// A pre-flight refusal: exit 4, event `rejected`, naming the field whose listener it concerns.
-    func refuse(_ refusal: Refusal, all: [Refusal], plan: ProxyPlan, urls: SiteURLs) -> CycleOutcome {
+    func refuse(_ refusal: Refusal, all: [Refusal], plan: ProxyPlan, urls: SiteURLs, now: Timestamp) -> CycleOutcome {
         let field = plan.field(for: refusal.listener)
         let rejection = SiteURLRejection(
             field: field.rawValue, rawValue: field == .siteURL ? urls.siteURL : urls.secureSiteURL,
             reason: all.map(\.description).joined(separator: "; "))
-        log(
-            .error, "the new plan was refused before anything was written; the file in place keeps serving", .rejected,
+        logRejected(
+            "the new plan was refused before anything was written; the file in place keeps serving", rejection,
+            urls: urls, now: now,
             ["field": "\(rejection.field)", "value": "\(rejection.value)", "reason": "\(rejection.reason)"])
         return .rejected(rejection)
+    }
+
+    /// A refusal is an error once per change of what is refused (both site URLs and the reason) and again at
+    /// most hourly; the cycles between log it at debug level. Every cycle still ends `rejected` (exit 4, the
+    /// metrics' outcome, the STATUS line): only the log line is not repeated.
+    func logRejected(
+        _ message: String, _ rejection: SiteURLRejection, urls: SiteURLs, now: Timestamp, _ metadata: Logger.Metadata
+    ) {
+        let key = [urls.siteURL, urls.secureSiteURL, rejection.field, rejection.reason].joined(separator: "\u{0}")
+        if memory.refusalDue(key, now: now.epochSeconds) {
+            log(.error, "\(message)", .rejected, metadata)
+        } else {
+            log(
+                .debug, "still refused, as logged earlier (repeated at most hourly)", .rejected,
+                metadata.merging(["repeat": "suppressed"]) { $1 })
+        }
     }
 
     /// Logs certificate warnings at most once a day per file.
@@ -430,14 +463,25 @@ public struct SyncEngine: Sendable {
 
     // MARK: recovery and record
 
+    /// Moves the damaged state file aside (never silently replaced): where it went, or why it could not.
+    func keepDamaged(_ damage: StateDamage) -> StateDamage {
+        var damage = damage
+        do {
+            damage.keptAt = try state.keepDamagedCopy()
+        } catch {
+            damage.keepFailure = "\(error)"
+        }
+        return damage
+    }
+
     /// The state file was damaged: whether a reload was owed or an apply interrupted is unknown. The safe
     /// choice: test the file in place; when it passes, reload and confirm what is served; when it fails,
     /// say so (this cycle then renders and applies as usual, which restores a file that passes).
-    func recoverLostState(_ current: inout SyncState, damage: String, now: Timestamp) async {
+    func recoverLostState(_ current: inout SyncState, damage: StateDamage, now: Timestamp) async {
         log(
             .warning,
-            "the state file was damaged: the record of an owed reload or an interrupted apply may be lost; testing and reloading the file in place to be safe",
-            .started, ["damage": "\(damage)"])
+            "the state file was damaged and replaced by a fresh record: the record of an owed reload or an interrupted apply may be lost; testing and reloading the file in place to be safe",
+            .started, ["file": "\(damage.file)", "problem": "\(damage.problem)", "damaged_copy": "\(damage.kept)"])
         guard let bytes = try? store.readInstalled() else { return }
         let test = await proxy.test()
         guard test.succeeded else {

@@ -36,8 +36,9 @@ public struct SyncState: Equatable, Sendable {
     public var recentGenerations: [String] = []
     /// Certificate path → the day (YYYY-MM-DD) its expiry was last warned about.
     public var certificateWarnings: [String: String] = [:]
-    /// Set (never written) when the state file was damaged and replaced by a fresh record: what was lost.
-    public var damage: String?
+    /// Set (never written) when `state.json` could not be believed: this record is a fresh one, and the cycle
+    /// recovers as after a crash (``StateDamage``; README: A damaged state file).
+    public var damage: StateDamage?
 
     public init() {}
 
@@ -69,32 +70,6 @@ public struct SyncState: Equatable, Sendable {
             members["apply_in_progress"] = .object(apply)
         }
         return .object(members)
-    }
-
-    /// Reads `state.json`; missing keys take their defaults.
-    public init(json: JSON) {
-        lastCycleAt = json["last_cycle_at"]?.string
-        lastOutcome = json["last_outcome"]?.string
-        lastSuccessAt = json["last_success_at"]?.string
-        lastChangeAt = json["last_change_at"]?.string
-        lastAppliedSiteURL = json["last_applied_site_url"]?.string
-        lastAppliedSecureSiteURL = json["last_applied_secure_site_url"]?.string
-        lastError = json["last_error"]?.string
-        consecutiveFailures = json["consecutive_failures"]?.int ?? 0
-        lastReloadAt = json["last_reload_at"]?.string
-        reloadOwed = json["reload_owed"]?.bool ?? false
-        bothUnset = json["both_unset"]?.bool ?? false
-        lastConfirmedAt = json["last_confirmed_at"]?.string
-        serving = json["serving"]?.bool
-        if case .array(let items)? = json["recent_generations"] { recentGenerations = items.compactMap { $0.string } }
-        lastWrittenDigest = json["last_written_digest"]?.string
-        if case .object(let warned)? = json["certificate_warnings"] {
-            certificateWarnings = warned.compactMapValues { $0.string }
-        }
-        if let apply = json["apply_in_progress"], case .object = apply {
-            applyInProgress = ApplyInProgress(
-                backupPath: apply["backup_path"]?.string, startedAt: apply["started_at"]?.string ?? "")
-        }
     }
 }
 

@@ -48,8 +48,11 @@ public enum CommandRunner {
     /// - Parameter maxOutput: the most output kept; beyond it the rest is read and dropped, and the result's
     ///   ``CommandResult/outputTruncated`` says so.
     /// - Parameter standardErrorToo: false sends the command's stderr to /dev/null (for a dump read as data).
+    /// - Parameter sink: when set, every chunk of output goes to it as it arrives and none is kept (a dump of
+    ///   any size read as a stream); ``CommandResult/output`` is then empty.
     public static func runBlocking(
-        _ argv: [String], timeoutSeconds: Int, maxOutput: Int = maxOutputBytes, standardErrorToo: Bool = true
+        _ argv: [String], timeoutSeconds: Int, maxOutput: Int = maxOutputBytes, standardErrorToo: Bool = true,
+        sink: ((ArraySlice<UInt8>) -> Void)? = nil
     ) -> CommandResult {
         guard let first = argv.first else { return CommandResult(argv: argv, exitStatus: nil, launchError: "empty command") }
         guard let executable = resolve(first) else {
@@ -122,6 +125,8 @@ public enum CommandRunner {
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 {
                     pipeOpen = false
+                } else if let sink {
+                    sink(buffer[0..<count])
                 } else if output.count < maxOutput {
                     if count > maxOutput - output.count { truncated = true }
                     output.append(contentsOf: buffer[0..<min(count, maxOutput - output.count)])

@@ -99,7 +99,7 @@ public final class CurlClient: @unchecked Sendable {
             gps_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
             gps_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, min(options.timeoutSeconds, 10))
             gps_setopt_long(handle, CURLOPT_TIMEOUT, options.timeoutSeconds)
-            gps_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+            gps_setopt_protocols_http(handle)
             gps_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, "")
             gps_setopt_string(handle, CURLOPT_USERAGENT, "gocd-proxy-sync/\(Version.string)")
             gps_setopt_pointer(handle, CURLOPT_ERRORBUFFER, buffer.baseAddress)

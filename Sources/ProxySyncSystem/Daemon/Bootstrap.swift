@@ -140,5 +140,15 @@ public struct Bootstrap: Sendable {
                 "TLS verification of GoCD is OFF (tls_verify = false): anyone on the path can impersonate GoCD and choose the proxy's server names",
                 metadata: ["event": Event.started.value])
         }
+        if let warning = Self.otherSitesWarning(settings.proxy) {
+            logger.warning("\(warning)", metadata: ["event": Event.started.value])
+        }
+    }
+
+    /// The other-sites check turned off on purpose (`check_other_sites = false`), said at every start and by `check`.
+    public static func otherSitesWarning(_ proxy: ProxySettings) -> String? {
+        proxy.checkOtherSites
+            ? nil
+            : "the other-sites check is OFF (check_other_sites = false): a GoCD admin can claim a name or port another site of this proxy serves"
     }
 }

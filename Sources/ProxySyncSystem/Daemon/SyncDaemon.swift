@@ -162,7 +162,7 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
         }
     }
 
-    static func ago(_ seconds: Int64) -> String {
+    public static func ago(_ seconds: Int64) -> String {
         if seconds < 60 { return "\(seconds)s" }
         if seconds < 3600 { return "\(seconds / 60)m" }
         if seconds < 86_400 { return "\(seconds / 3600)h" }

@@ -14,29 +14,47 @@ public final class JSONStateStore: StateStore, @unchecked Sendable {
 
     public func load() -> SyncState {
         if let known = cached.withLock({ $0 }) { return known }
-        var loaded = SyncState()
-        if let bytes = try? Posix.readRegularFile(path, maxBytes: 1 << 20, what: "state file") {
-            if let json = try? JSON.parse(bytes), case .object = json {
-                loaded = SyncState(json: json)
-            } else {
-                // Empty, truncated, NUL-filled or of the wrong shape: keep it for a post-mortem, start afresh,
-                // and say so (the engine then re-checks what the proxy serves).
-                let aside = path + ".damaged"
-                rename(path, aside)
-                loaded.damage =
-                    "\(path) was not a valid state record (\(bytes.isEmpty ? "empty" : "\(bytes.count) bytes that are not a JSON object")); it was moved to \(aside)"
-            }
-        }
+        let loaded = read() ?? SyncState()
         cached.withLock { $0 = loaded }
         return loaded
     }
 
-    /// nil when there is no state file yet.
-    public func loadIfPresent() -> SyncState? {
-        guard let bytes = try? Posix.readRegularFile(path, maxBytes: 1 << 20, what: "state file"),
-            let json = try? JSON.parse(bytes)
-        else { return nil }
-        return SyncState(json: json)
+    /// nil when there is no state file yet; a record with ``SyncState/damage`` set when it cannot be believed
+    /// (not JSON, a wrong type, a value out of range: ``SyncState/decode(_:)``). Never moves or writes anything.
+    public func loadIfPresent() -> SyncState? { read() }
+
+    func read() -> SyncState? {
+        let bytes: [UInt8]
+        do {
+            guard let read = try Posix.readRegularFile(path, maxBytes: 1 << 20, what: "state file") else { return nil }
+            bytes = read
+        } catch {
+            var fresh = SyncState()
+            fresh.damage = StateDamage(file: path, problem: "\(error)")
+            return fresh
+        }
+        do {
+            return try SyncState.decode(bytes)
+        } catch {
+            var fresh = SyncState()
+            fresh.damage = StateDamage(file: path, problem: error.description)
+            return fresh
+        }
+    }
+
+    /// Renames `state.json` to `state.json.damaged-<UTC time>` (`-2`, `-3`, … within one second) in the state
+    /// directory: kept for a post-mortem, never in an include directory, never over an earlier damaged copy.
+    public func keepDamagedCopy() throws(StoreError) -> String {
+        let stamp = WallClock.iso8601(WallClock.now().epochSeconds, compact: true)
+        var aside = "\(path).damaged-\(stamp)"
+        var counter = 1
+        while access(aside, F_OK) == 0 {
+            counter += 1
+            aside = "\(path).damaged-\(stamp)-\(counter)"
+        }
+        guard rename(path, aside) == 0 else { throw Posix.failure("move the damaged state file aside:", path) }
+        Posix.fsyncDirectory(Posix.dirname(path))
+        return aside
     }
 
     public func save(_ state: SyncState) throws(StoreError) {

@@ -35,7 +35,29 @@ public final class StateLock {
             throw .unusable(Posix.failure("lock", path, code))
         }
         self.fd = fd
+        // The holder's pid, for `status` (written once per lock, never per cycle; the lock is the flock itself).
+        let text = Array("\(getpid())\n".utf8)
+        if ftruncate(fd, 0) == 0 { _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) } }
     }
 
     deinit { close(fd) }
+
+    /// Who holds `<state_dir>/lock` now, without touching the lock (taking it even for a moment could make a
+    /// starting daemon exit 8): the pid the holder wrote into it, believed only while that process holds a
+    /// flock (`/proc/locks`). nil when nobody does, or when that cannot be seen.
+    public static func holder(stateDir: String) -> (pid: Int32, command: [String])? {
+        guard let bytes = try? Posix.readRegularFile(stateDir + "/lock", maxBytes: 64, what: "lock file"),
+            let pid = Int32(String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }), pid > 0,
+            let locks = try? Posix.readRegularFile("/proc/locks", maxBytes: 16 << 20, what: "lock table")
+        else { return nil }
+        // `1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF`; waiters are marked `->` and do not hold it.
+        let holds = String(decoding: locks, as: UTF8.self).split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            return fields.count >= 5 && fields[1] == "FLOCK" && fields[3] == "WRITE" && fields[4] == "\(pid)"
+        }
+        guard holds else { return nil }
+        let argv = (try? Posix.readRegularFile("/proc/\(pid)/cmdline", maxBytes: 64 << 10, what: "command line"))
+            .flatMap { $0 }.map { $0.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) } }
+        return (pid, argv ?? [])
+    }
 }

@@ -148,8 +148,9 @@ public final class SyncMetrics: Sendable {
 }
 
 /// Epoch seconds of the `YYYY-MM-DDTHH:MM:SSZ` strings this program writes into `state.json`.
-enum ISOTime {
-    static func epochSeconds(_ text: String) -> Int64? {
+/// ISO 8601 times as this program writes them (`YYYY-MM-DDTHH:MM:SSZ`).
+public enum ISOTime {
+    public static func epochSeconds(_ text: String) -> Int64? {
         let bytes = Array(text.utf8)
         guard bytes.count == 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
             bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),

@@ -73,7 +73,7 @@ public enum ListenerProbe {
             gps_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
             gps_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeoutMilliseconds)
             gps_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, timeoutMilliseconds)
-            gps_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+            gps_setopt_protocols_http(handle)
             gps_setopt_string(handle, CURLOPT_PROXY, "")
             gps_setopt_string(handle, CURLOPT_NOPROXY, "*")
             gps_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)

@@ -22,8 +22,16 @@ public struct LiveServingCheck: ServingCheck {
     public func preflight(_ plan: ProxyPlan) async -> PreflightReport {
         await Self.offPool {
             var report = PreflightReport()
-            report.refusals += collisionRefusals(plan)
-            if settings.checkPorts { report.refusals += portRefusals(plan) }
+            // The dump serves both checks: the other sites' names and ports, and which ports are the proxy's.
+            let dump: ProxyDump.Outcome? =
+                settings.checkOtherSites || (settings.checkPorts && ProxyDump.command(settings) != nil)
+                ? ProxyDump.inventory(settings) : nil
+            if settings.checkOtherSites, let dump { report.refusals += collisionRefusals(plan, dump: dump) }
+            if settings.checkPorts {
+                var inventory: ProxyInventory?
+                if case .read(let read)? = dump { inventory = read }
+                report.refusals += portRefusals(plan, proxyInventory: inventory)
+            }
             let certificates = certificateFindings(plan)
             report.refusals += certificates.refusals
             report.notices += certificates.notices
@@ -35,72 +43,26 @@ public struct LiveServingCheck: ServingCheck {
         await Self.offPool { certificateFindings(plan).notices }
     }
 
-    /// Names and ports other sites of the proxy use (README: Security model), from the proxy's own dump of its configuration.
-    func collisionRefusals(_ plan: ProxyPlan) -> [Refusal] {
-        guard let argv = Self.dumpCommand(settings) else { return [] }
-        let dump = CommandRunner.runBlocking(
-            argv, timeoutSeconds: settings.commandTimeoutSeconds, maxOutput: Self.maxDumpBytes, standardErrorToo: false)
-        // A proxy whose configuration does not load has nothing to compare with; its config test says why.
-        guard dump.succeeded else { return [] }
-        let unreadable = Refusal(
-            listener: plan.listeners.first?.origin ?? "",
-            reason:
-                "cannot tell which names and ports other sites use: \(dump.outputTruncated ? "the proxy's configuration dump is larger than \(Self.maxDumpBytes >> 20) MiB" : "the proxy's configuration dump could not be read with certainty") (\(argv.joined(separator: " "))); refusing rather than guessing"
-        )
-        if dump.outputTruncated { return [unreadable] }
-        var inventory: ProxyInventory
-        switch settings.kind {
-        case .nginx:
-            guard let parsed = ProxyInventory.nginx(dump.output, managedPath: settings.output) else { return [unreadable] }
-            inventory = parsed
-        case .apache:
-            inventory = ProxyInventory.apache(dump.output, managedPath: settings.output)
-            for index in inventory.sites.indices {
-                inventory.sites[index].tls = Self.apacheVirtualHostUsesTLS(
-                    file: inventory.sites[index].file, line: inventory.sites[index].line)
-            }
-        }
-        let target = Posix.resolveSymlinks(settings.output)
-        inventory.sites.removeAll { $0.file == target }
-        return inventory.collisions(with: plan, addresses: settings.listenAddresses)
-    }
-
-    /// The most of a configuration dump read (a host with many sites has a large one).
-    static let maxDumpBytes = 16 << 20
-
-    /// Whether the `<VirtualHost>` starting at `line` of `file` says `SSLEngine on`; nil when unreadable.
-    static func apacheVirtualHostUsesTLS(file: String, line: Int?) -> Bool? {
-        guard let line, let bytes = try? Posix.readRegularFile(file, maxBytes: 4 << 20, what: "Apache configuration file")
-        else { return nil }
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        guard line >= 1, line <= lines.count else { return nil }
-        for text in lines[(line - 1)...] {
-            let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard let first = words.first?.lowercased() else { continue }
-            if first.hasPrefix("#") { continue }
-            if first == "</virtualhost>" { return false }
-            if first == "sslengine", words.count > 1 { return words[1].lowercased() == "on" }
-        }
-        return nil
-    }
-
-    /// The proxy's dump of its whole configuration, built from the test command (which carries any `-p`,
-    /// `-c`, `-d` or `-f` the proxy needs): `nginx … -T`, `apachectl … -t -D DUMP_VHOSTS`.
-    static func dumpCommand(_ settings: ProxySettings) -> [String]? {
-        let argv = settings.testCommand
-        switch settings.kind {
-        case .nginx:
-            guard let start = argv.firstIndex(where: { Posix.basename($0) == "nginx" }) else { return nil }
-            return argv[start...].filter { !["-t", "-q", "-T"].contains($0) } + ["-T"]
-        case .apache:
-            let tools: Set<String> = ["apache2", "httpd", "apachectl", "apache2ctl"]
-            guard let start = argv.firstIndex(where: { tools.contains(Posix.basename($0)) }) else { return nil }
-            return argv[start...].filter { !["-t", "configtest", "-S"].contains($0) } + ["-t", "-D", "DUMP_VHOSTS"]
+    /// Names and ports other sites of the proxy use (README: Security model), from the proxy's own dump of its
+    /// configuration; a dump that is missing or unreadable refuses the plan.
+    func collisionRefusals(_ plan: ProxyPlan, dump: ProxyDump.Outcome) -> [Refusal] {
+        switch dump {
+        case .configurationBroken:
+            // A proxy whose configuration does not load has nothing to compare with; its config test says why.
+            return []
+        case .unavailable(let reason):
+            return [Refusal(listener: plan.listeners.first?.origin ?? "", reason: reason)]
+        case .read(let inventory):
+            return inventory.collisions(with: plan, addresses: settings.listenAddresses)
         }
     }
 
     /// Every address and port of the plan that the proxy does not listen on already must be free.
-    func portRefusals(_ plan: ProxyPlan) -> [Refusal] {
+    ///
+    /// A socket whose holder this process cannot see (under the unit: no `CAP_SYS_PTRACE`) is the proxy's
+    /// when it is root's, the proxy is running, and the proxy's own configuration listens there: its dump
+    /// (another of its sites), the managed file in place, or (Apache) `apache_listen_ports`.
+    func portRefusals(_ plan: ProxyPlan, proxyInventory: ProxyInventory?) -> [Refusal] {
         let sockets = ListeningSockets.listening(on: Set(plan.listeners.map(\.port)))
         var conflicts: [(Listener, String?, ListeningSockets.Socket)] = []
         var seen: Set<String> = []
@@ -119,6 +81,7 @@ public struct LiveServingCheck: ServingCheck {
         // after a reload): only one still listed after the holders were looked for is held by someone unseen.
         var stillListening: Set<UInt64>?
         let proxyPorts = currentProxyPorts()
+        var running: Bool?
         var refusals: [Refusal] = []
         var refused: Set<Int> = []
         for (listener, address, socket) in conflicts where !refused.contains(listener.port) {
@@ -136,6 +99,15 @@ public struct LiveServingCheck: ServingCheck {
                     ))
             } else if held.isEmpty {
                 if proxyPorts.contains(listener.port) { continue }
+                let configured =
+                    proxyInventory?.sites.contains {
+                        $0.port == socket.port && ($0.address == nil || $0.address == socket.address)
+                    } == true
+                    || (settings.kind == .apache && (settings.apacheExistingListenPorts ?? [80, 443]).contains(socket.port))
+                if configured {
+                    if running == nil { running = proxyRunning() }
+                    if running == true { continue }
+                }
                 if stillListening == nil {
                     stillListening = Set(ListeningSockets.listening(on: Set(plan.listeners.map(\.port))).map(\.inode))
                 }
@@ -144,7 +116,7 @@ public struct LiveServingCheck: ServingCheck {
                     Refusal(
                         listener: listener.origin,
                         reason:
-                            "\(wantedText) is taken: \(shown) is held by another program (its pid is not visible to this process; `ss -ltnp 'sport = :\(listener.port)'` shows it); free the port or change the site URL in GoCD"
+                            "\(wantedText) is taken: \(shown) is held by another program (not a port the proxy's configuration listens on; its pid is not visible to this process; `ss -ltnp 'sport = :\(listener.port)'` shows it); free the port or change the site URL in GoCD"
                     ))
             } else {
                 let names = held.map(\.description).joined(separator: ", ")
@@ -365,8 +337,7 @@ public struct LiveServingCheck: ServingCheck {
     /// Modules the file needs that httpd does not load (`httpd -M`, built from the test command); nil when
     /// that cannot be asked.
     public func missingApacheModules() -> [String]? {
-        guard var argv = Self.dumpCommand(settings) else { return nil }
-        argv.removeLast(3)  // -t -D DUMP_VHOSTS
+        guard let argv = ProxyDump.programCommand(settings) else { return nil }
         let listed = CommandRunner.runBlocking(argv + ["-M"], timeoutSeconds: settings.commandTimeoutSeconds)
         guard listed.output.contains("_module") else { return nil }
         return ApacheModules.missing(settings, loaded: listed.output)

@@ -17,14 +17,27 @@ public enum CredentialLoader {
         }
         if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
             let path = directory + "/gocd-token"
-            if access(path, F_OK) == 0 {
-                return .bearer(try read(path, key: "$CREDENTIALS_DIRECTORY/gocd-token", configFile: configFile, strict: false))
+            // An empty credential is "no credentials" (GoCD with security disabled): the unit's LoadCredential=
+            // fails the start when the file is missing, so emptying it is how the unit is told.
+            if access(path, F_OK) == 0,
+                let token = try read(
+                    path, key: "$CREDENTIALS_DIRECTORY/gocd-token", configFile: configFile, strict: false, allowEmpty: true)
+            {
+                return .bearer(token)
             }
         }
         return .none
     }
 
     static func read(_ path: String, key: String, configFile: String, strict: Bool) throws(ConfigError) -> String {
+        // Only with allowEmpty can the answer be nil.
+        try read(path, key: key, configFile: configFile, strict: strict, allowEmpty: false)!
+    }
+
+    /// - Returns: nil for an empty file when `allowEmpty`.
+    static func read(_ path: String, key: String, configFile: String, strict: Bool, allowEmpty: Bool) throws(ConfigError)
+        -> String?
+    {
         func fail(_ problem: String) -> ConfigError { ConfigError(file: configFile, key: key, problem: problem) }
         // A configured credential file, like the managed file: only root may change the directories on the way,
         // and a symbolic link is followed only when root owns it (else any root-only one-line secret could be
@@ -54,7 +67,10 @@ public enum CredentialLoader {
         var scalars = String(decoding: bytes ?? [], as: UTF8.self).unicodeScalars
         while let last = scalars.last, last == "\n" || last == "\r" { scalars.removeLast() }
         let text = String(scalars)
-        if text.isEmpty { throw fail("\(path) is empty") }
+        if text.isEmpty {
+            if allowEmpty { return nil }
+            throw fail("\(path) is empty")
+        }
         if text.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\0" }) {
             throw fail("\(path) must hold one line")
         }
