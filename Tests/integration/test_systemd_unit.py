@@ -1,9 +1,13 @@
 """The unit file: systemd-analyze verify, install.sh into a DESTDIR, and the real thing in a booted systemd."""
+import itertools
 import json
-import re
 import os
+import re
+import shlex
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -85,88 +89,180 @@ def test_sandbox_exposure_stays_at_most_3():
     assert float(score.group(1)) <= 3.0, r.stdout
 
 
+def _set_parent_death_signal():
+    """In the child, before exec: SIGTERM when the test process dies, even by SIGKILL. unshare, the script and
+    systemd-nspawn all exec in this one process, and nspawn turns SIGTERM into an orderly poweroff of the
+    container, so a killed test run leaves no container behind."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+_names = itertools.count()
+
+
+def machine_name(prefix="gps"):
+    """Unique per container, also within one pytest process (two tests must never share one)."""
+    return f"{prefix}{os.getpid()}n{next(_names)}"
+
+
+def _proc_status(pid):
+    fields = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields[key] = value.split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return fields
+
+
 class Container:
+    BOOT_TIMEOUT = 120
+
     def __init__(self, work: Path, stage: Path, name: str):
         self.name = name
-        self.log = work.parent / "nspawn.log"
+        self.pid = None
+        self.log = work.parent / f"nspawn-{name}.log"
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(["unshare", "-m", str(ROOT / "Tests/systemd/boot-container.sh"), str(work), str(stage), name],
-                                         stdout=log, stderr=subprocess.STDOUT)
+                                         stdout=log, stderr=subprocess.STDOUT, preexec_fn=_set_parent_death_signal)
         try:
-            self.pid = wait_for(self.find_init, timeout=30, what="container PID 1")
-        except AssertionError:
-            raise AssertionError("the container did not boot: " + self.log.read_text()[-3000:])
-        # Booting takes seconds on a quiet machine; a loaded one (parallel builds) has been seen to need more
-        # than a minute. On a timeout, say which jobs were still waiting.
-        try:
-            wait_for(lambda: self.sh("systemctl is-system-running").stdout.strip() in ("running", "degraded"),
-                     timeout=180, what="systemd running in the container")
-        except AssertionError:
-            raise AssertionError("systemd did not finish booting in the container: "
-                                 + self.sh("systemctl is-system-running; systemctl list-jobs --no-pager; "
-                                           "systemctl --failed --no-pager").stdout)
+            self.pid = self._wait_for_init()
+            self._wait_for_boot()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _gone(self, what):
+        return AssertionError(f"{what}: systemd-nspawn exited with {self.proc.returncode}: " + self.log.read_text()[-3000:])
 
     def find_init(self):
-        out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,comm="], capture_output=True, text=True).stdout
-        rows = [line.split(None, 2) for line in out.splitlines()]
-        # Only this container's nspawn (`unshare` and the script exec into it, so it has our child's pid, or is
-        # its child): another container still shutting down must never be taken for this one.
-        mine = {str(self.proc.pid)} | {r[0] for r in rows if len(r) == 3 and r[1] == str(self.proc.pid)}
-        nspawn = [r[0] for r in rows if len(r) == 3 and r[0] in mine and r[2].startswith("systemd-nspawn")]
-        # nspawn's child (PID 1 of the container) runs systemd.
-        for r in rows:
-            if len(r) == 3 and r[1] in nspawn and r[2].startswith("systemd"):
-                return int(r[0])
+        """The container's PID 1, once it runs systemd: a child of this container's own systemd-nspawn (whose pid
+        is our child's, since unshare and the script exec into it) that is PID 1 of its own PID namespace and has
+        exec'ed systemd. nspawn's short-lived outer child (a child of nspawn named systemd-nspawn, in the host's
+        PID namespace, gone a few milliseconds later) and another container are never taken for it."""
+        nspawn = str(self.proc.pid)
+        if _proc_status(nspawn) is None or Path(f"/proc/{nspawn}/comm").read_text().strip() != "systemd-nspawn":
+            return None
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            status = _proc_status(entry.name)
+            if not status or status.get("PPid") != [nspawn]:
+                continue
+            nspid = status.get("NSpid", [])
+            if len(nspid) >= 2 and nspid[-1] == "1" and status.get("Name") == ["systemd"]:
+                return int(entry.name)
         return None
+
+    def _wait_for_init(self):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise self._gone("the container did not boot")
+            pid = self.find_init()
+            if pid:
+                return pid
+            time.sleep(0.02)
+        raise AssertionError("no systemd as PID 1 of the container within 30 s: " + self.log.read_text()[-3000:])
+
+    def _wait_for_boot(self):
+        """Until systemd says the boot is over (`is-system-running --wait` blocks until then; before its bus is up
+        it answers at once), within a deadline; fails at once when the container is gone."""
+        deadline = time.monotonic() + self.BOOT_TIMEOUT
+        state = ""
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None or _proc_status(self.pid) is None:
+                raise self._gone("the container stopped while booting")
+            try:
+                r = self.sh("systemctl is-system-running --wait", timeout=max(1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                break
+            state = r.stdout.strip()
+            if state in ("running", "degraded"):
+                return
+            if state in ("maintenance", "stopping"):
+                break
+            time.sleep(0.05)
+        diagnosis = self.sh("systemctl is-system-running; systemctl list-jobs --no-pager; systemctl --failed --no-pager",
+                            timeout=20)
+        raise AssertionError(f"systemd did not finish booting in the container within {self.BOOT_TIMEOUT} s "
+                             f"(last state {state!r}): " + diagnosis.stdout + diagnosis.stderr)
 
     def sh(self, command, timeout=60):
         return subprocess.run(["nsenter", "-t", str(self.pid), "-a", "sh", "-c", command], capture_output=True,
                               text=True, timeout=timeout)
 
     def stop(self):
-        try:
-            self.sh("systemctl poweroff", timeout=10)
-        except Exception:
-            pass
+        """Power off; if it does not end within the deadline, SIGKILL its PID 1 (which ends every process of the
+        container) and nspawn. Then only this container's own folders under /run/systemd/nspawn are removed:
+        other containers (another test run) may be using theirs. The overlay and tmpfs were mounted only in the
+        private mount namespace, which ends with its last process."""
+        if self.proc.poll() is None and self.pid:
+            try:
+                self.sh("systemctl poweroff", timeout=10)
+            except Exception:
+                pass
+        elif self.proc.poll() is None:
+            self.proc.terminate()
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
+            if self.pid and _proc_status(self.pid) is not None:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             self.proc.kill()
             self.proc.wait()
-        for leftover in Path("/run/systemd").glob("nspawn*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+        # nspawn gone (killed) but its container still there: end it too.
+        status = _proc_status(self.pid) if self.pid else None
+        if status and status.get("NSpid", [""])[-1] == "1" and status.get("Name") == ["systemd"]:
+            os.kill(self.pid, signal.SIGKILL)
+        for folder in ("propagate", "unix-export"):
+            shutil.rmtree(Path("/run/systemd/nspawn") / folder / self.name, ignore_errors=True)
 
 
-@pytest.fixture
-def container(tmp_path, certs):
+def stage_files(tmp_path, cert, key, config=None):
+    """What the container gets over the host's root: the installed program, the unit where an admin puts it,
+    unchanged, the config (by default the example with test values), the token, a certificate and the stand-in."""
     stage = tmp_path / "stage"
     r = install_into(stage)
     assert r.returncode == 0, r.stderr
-    # The unit goes where an admin puts it, unchanged; the config is the example with test values.
     etc = stage / "etc"
     (etc / "systemd/system").mkdir(parents=True)
     shutil.copy(UNIT, etc / "systemd/system/gocd-proxy-sync.service")
-    config = uncomment_tls((ROOT / "Config/config.example.toml").read_text())
-    config = config.replace('timeout_seconds = 10', 'timeout_seconds = 5').replace("interval_seconds = 30", "interval_seconds = 2")
+    if config is None:
+        config = uncomment_tls((ROOT / "Config/config.example.toml").read_text())
+        config = config.replace('timeout_seconds = 10', 'timeout_seconds = 5').replace("interval_seconds = 30", "interval_seconds = 2")
     (etc / "gocd-proxy-sync/config.toml").write_text(config)
     (etc / "gocd-proxy-sync/token").write_text(TOKEN + "\n")
     (etc / "gocd-proxy-sync/token").chmod(0o600)
     (etc / "ssl/gocd").mkdir(parents=True)
-    shutil.copy(certs["cert"], etc / "ssl/gocd/fullchain.pem")
-    shutil.copy(certs["key"], etc / "ssl/gocd/privkey.pem")
+    shutil.copy(cert, etc / "ssl/gocd/fullchain.pem")
+    shutil.copy(key, etc / "ssl/gocd/privkey.pem")
     (stage / "opt/gps").mkdir(parents=True)
     shutil.copy(ROOT / "Tests/standin/gocd_standin.py", stage / "opt/gps/gocd_standin.py")
+    return stage
+
+
+@pytest.fixture
+def container(tmp_path, certs):
+    stage = stage_files(tmp_path, certs["cert"], certs["key"])
     work = tmp_path / "container"
     work.mkdir()
-    c = Container(work, stage, f"gps{os.getpid()}")
-    yield c
-    c.stop()
+    c = Container(work, stage, machine_name())
+    try:
+        yield c
+    finally:
+        c.stop()
 
 
-def start_standin(c):
+def start_standin(c, site_url="http://gocd.test:8080", secure_site_url="https://gocd.test:8443"):
     """The GoCD stand-in inside the container, as a transient unit on port 8153."""
     r = c.sh("systemd-run --unit gocd-standin /usr/bin/python3 /opt/gps/gocd_standin.py --port 8153 "
-             f"--token {TOKEN} --site-url http://gocd.test:8080 --secure-site-url https://gocd.test:8443")
+             f"--token {TOKEN} --site-url {shlex.quote(site_url)} --secure-site-url {shlex.quote(secure_site_url)}")
     assert r.returncode == 0, r.stderr
     wait_for(lambda: c.sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8153/_control").stdout == "200",
              what="stand-in up")
@@ -196,9 +292,11 @@ def test_unit_runs_under_real_systemd(container):
     c.sh("""curl -s -XPOST -d '{"secure_site_url": "https://gocd.test:9443"}' http://127.0.0.1:8153/_control""")
     wait_for(lambda: c.sh("curl -sk -o /dev/null -w '%{http_code}' --resolve gocd.test:9443:127.0.0.1 https://gocd.test:9443/go/").stdout == "200",
              timeout=30, what="new port served")
-    assert "https port 8443 → 9443" in journal(c)
+    # journald takes the record in on its own time: wait for it rather than read once.
+    wait_for(lambda: "https port 8443 → 9443" in journal(c), what="the applied record in the journal")
     # Each reload was confirmed by what nginx answered, from inside the sandbox.
-    assert "confirmed_after_ms=" in journal(c) or "CONFIRMED_AFTER_MS" in journal(c, "-o", "json"), journal(c)
+    wait_for(lambda: "confirmed_after_ms=" in journal(c) or "CONFIRMED_AFTER_MS" in journal(c, "-o", "json"),
+             what="a confirmed reload in the journal")
     assert "not_serving" not in journal(c)
     # systemctl reload re-reads the config.
     assert c.sh("systemctl reload gocd-proxy-sync").returncode == 0
@@ -230,7 +328,7 @@ def test_unit_runs_under_real_systemd(container):
     assert c.sh("systemctl stop gocd-proxy-sync").returncode == 0
     show = c.sh("systemctl show -p ActiveState,Result gocd-proxy-sync").stdout
     assert "ActiveState=inactive" in show and "Result=success" in show, show
-    assert "stopping" in journal(c)
+    wait_for(lambda: "stopping" in journal(c), what="the stopping record in the journal")
     # libdispatch renices one thread to -4; the unit's LimitNICE=-4 allows exactly that, so the journal shows no
     # "Failed to set thread priority … errno=13". systemd inside nspawn cannot raise the limit above the
     # container's own (0 here), so the journal is checked only where the limit took effect.
@@ -266,3 +364,212 @@ def test_unit_applies_apache_config_under_real_systemd(container):
     assert redirect.stdout == "https://gocd.test:8443/go/x"
     assert "test_failed" not in journal(c, "-o", "json")
     assert c.sh("systemctl stop gocd-proxy-sync").returncode == 0
+
+
+# --- Beside the distribution's own default site (README: On a stock host) ----------------------------------
+# The shipped unit, unchanged, on the host's own nginx or apache2 packages with their stock default site enabled
+# on port 80, started by their own nginx.service / apache2.service: the first apply of GoCD's site URL on 80 (and
+# 443 with the port-80 redirect) must be served. Under the unit the daemon cannot see who holds port 80 (no
+# CAP_SYS_PTRACE, ProtectProc=invisible): the proxy's own configuration says the port is the proxy's.
+
+STOCK_NAME = "gocd.stock.test"
+# Who answers for the distribution's default site (both serve /var/www/html, where apache2's index.html wins).
+STOCK_SERVER = {"nginx": "Server: nginx", "apache": "Server: Apache"}
+
+
+def default_site_answer(c, kind):
+    """The default site's answer to a Host no other site claims: its status line and the proxy's Server header."""
+    head = c.sh("curl -s -I -H 'Host: localhost' http://127.0.0.1/").stdout
+    ok = head.startswith("HTTP/1.1 200") and STOCK_SERVER[kind] in head
+    return ok, head
+
+
+def self_signed(directory: Path, name: str):
+    """A self-signed certificate for `name` (OpenSSL 3 needs CA:FALSE spelt out, or Apache warns AH01906)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", f"/CN={name}",
+                    "-addext", f"subjectAltName=DNS:{name}", "-addext", "basicConstraints=critical,CA:FALSE",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+def stock_config(kind):
+    config = uncomment_tls((ROOT / "Config/config.example.toml").read_text())
+    config = config.replace('timeout_seconds = 10', 'timeout_seconds = 5').replace("interval_seconds = 30", "interval_seconds = 2")
+    if kind == "apache":
+        config = config.replace('kind = "nginx"', 'kind = "apache"').replace(
+            'output = "/etc/nginx/conf.d/gocd.conf"', 'output = "/etc/apache2/sites-enabled/gocd.conf"')
+    assert f'kind = "{kind}"' in config
+    return config
+
+
+def records(c):
+    return [json.loads(line) for line in journal(c, "-o", "json").splitlines() if line.strip()]
+
+
+def events(c):
+    """The daemon's records, one line each, repeats left out: for failure messages."""
+    lines = []
+    for r in records(c):
+        if "EVENT" in r:
+            line = f"[{r['EVENT']}] {r.get('MESSAGE')}"  # the message carries the record's fields
+            if line not in lines:
+                lines.append(line)
+    return "\n".join(lines)
+
+
+FAILED_EVENTS = ("rejected", "not_serving", "test_failed", "reload_failed", "proxy_broken", "write_failed")
+
+
+def wait_until_served(c, predicate, what, timeout=20):
+    """Until `predicate` (what a client gets) holds, within a deadline. The daemon's first cycle is over when
+    `systemctl start` returns (READY=1 comes after it), so a record that it refused or could not serve the plan
+    ends the wait at once, with the daemon's own words."""
+    def served_or_refused():
+        failed = [r for r in records(c) if r.get("EVENT") in FAILED_EVENTS]
+        if failed:
+            raise RefusedError(f"{what}: the daemon did not apply it:\n{events(c)}")
+        return predicate()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = served_or_refused()
+            if value:
+                return value
+        except RefusedError:
+            raise
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}; the daemon's journal:\n{events(c)}")
+
+
+class RefusedError(AssertionError):
+    pass
+
+
+def wait_or_fail(c, predicate, what, timeout=20):
+    """An observed condition within a deadline; on a timeout the daemon's own records say why."""
+    try:
+        return wait_for(predicate, timeout=timeout, interval=0.1, what=what)
+    except AssertionError:
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}; the daemon's journal:\n{events(c)}")
+
+
+@pytest.fixture
+def stock_host(tmp_path):
+    """boot(kind) → a container whose nginx.service or apache2.service runs the distribution's own configuration,
+    its default site enabled and answering on port 80, with the unit and a certificate for STOCK_NAME staged."""
+    booted = []
+
+    def boot(kind):
+        cert, key = self_signed(tmp_path / "tls", STOCK_NAME)
+        stage = stage_files(tmp_path, cert, key, config=stock_config(kind))
+        work = tmp_path / "container"
+        work.mkdir()
+        c = Container(work, stage, machine_name())
+        booted.append(c)
+        if kind == "nginx":
+            r = c.sh("set -e; test -e /etc/nginx/sites-enabled/default || ln -s ../sites-available/default /etc/nginx/sites-enabled/default; "
+                     "systemctl start nginx.service")
+            logs = "journalctl --no-pager -u nginx"
+        else:
+            # The boot script masks apache2 like the host's other services: take the mask away, so the stock unit
+            # runs (enabled, as the package leaves it), with the modules the rendered file needs (ApacheModules).
+            r = c.sh("set -e; rm -f /etc/systemd/system/apache2.service; systemctl daemon-reload; "
+                     "test -e /etc/apache2/sites-enabled/000-default.conf || a2ensite -q 000-default; "
+                     "a2enmod -q proxy proxy_http proxy_wstunnel headers ssl; systemctl start apache2.service")
+            logs = "journalctl --no-pager -u apache2"
+        assert r.returncode == 0, r.stdout + r.stderr + c.sh(logs).stdout
+        unit = "nginx" if kind == "nginx" else "apache2"
+        # Running from its own unit, not masked (the boot script only leaves nginx out of multi-user.target).
+        state = c.sh(f"systemctl is-enabled {unit}; systemctl is-active {unit}").stdout.split()
+        assert state[0] != "masked" and state[1] == "active", state
+        ok, head = default_site_answer(c, kind)
+        assert ok, "the stock default site does not answer on port 80: " + head
+        return c
+
+    try:
+        yield boot
+    finally:
+        for c in booted:
+            c.stop()
+
+
+def assert_default_site_untouched(c, kind):
+    ok, head = default_site_answer(c, kind)
+    assert ok, "the default site no longer answers on port 80: " + head
+
+
+def assert_applied_cleanly(c):
+    recs = records(c)
+    assert any(r.get("EVENT") == "applied" for r in recs), events(c)
+    bad = [r for r in recs if r.get("EVENT") in ("rejected", "not_serving", "test_failed")]
+    assert not bad, events(c)
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_first_apply_on_port_80_beside_the_stock_default_site(stock_host, kind):
+    c = stock_host(kind)
+    start_standin(c, site_url=f"http://{STOCK_NAME}", secure_site_url="")
+    r = c.sh("systemctl start gocd-proxy-sync")
+    assert r.returncode == 0, r.stderr + events(c)
+
+    def served():
+        out = c.sh(f"curl -s --resolve {STOCK_NAME}:80:127.0.0.1 http://{STOCK_NAME}/go/pipelines").stdout
+        return json.loads(out)
+    answer = wait_until_served(c, served, f"GoCD's stand-in served through {kind} on http://{STOCK_NAME}/")
+    assert answer["path"] == "/go/pipelines", answer
+    assert answer["headers"]["Host"] in (STOCK_NAME, f"{STOCK_NAME}:80"), answer
+    assert answer["headers"]["X-Forwarded-Proto"] == "http", answer
+    assert_applied_cleanly(c)
+    assert_default_site_untouched(c, kind)
+    assert c.sh("systemctl is-active gocd-proxy-sync").stdout.strip() == "active"
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_first_apply_on_443_with_the_port_80_redirect_beside_the_stock_default_site(stock_host, kind):
+    c = stock_host(kind)
+    start_standin(c, site_url="", secure_site_url=f"https://{STOCK_NAME}")
+    r = c.sh("systemctl start gocd-proxy-sync")
+    assert r.returncode == 0, r.stderr + events(c)
+
+    def served():
+        out = c.sh(f"curl -s --cacert /etc/ssl/gocd/fullchain.pem --resolve {STOCK_NAME}:443:127.0.0.1 "
+                   f"https://{STOCK_NAME}/go/pipelines").stdout
+        return json.loads(out)
+    answer = wait_until_served(c, served, f"GoCD's stand-in served through {kind} on https://{STOCK_NAME}/")
+    assert answer["headers"]["X-Forwarded-Proto"] == "https", answer
+    assert answer["headers"]["Host"] in (STOCK_NAME, f"{STOCK_NAME}:443"), answer
+    redirect = c.sh(f"curl -s -o /dev/null -w '%{{http_code}} %{{redirect_url}}' --resolve {STOCK_NAME}:80:127.0.0.1 "
+                    f"http://{STOCK_NAME}/go/x").stdout
+    assert redirect == f"301 https://{STOCK_NAME}/go/x", redirect + "\n" + events(c)
+    assert_applied_cleanly(c)
+    assert_default_site_untouched(c, kind)
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_a_port_held_by_another_program_is_still_refused_under_the_unit(stock_host, kind):
+    """A root program that is not the proxy (not in its configuration) holds the site's port: refused, the port named."""
+    c = stock_host(kind)
+    port = 8081
+    r = c.sh(f"systemd-run --unit port-holder /usr/bin/python3 -m http.server {port} --directory /opt/gps")
+    assert r.returncode == 0, r.stderr
+    wait_or_fail(c, lambda: c.sh(f"curl -s -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{port}/").stdout == "200",
+                 f"python's http.server on port {port}")
+    start_standin(c, site_url=f"http://{STOCK_NAME}:{port}", secure_site_url="")
+    r = c.sh("systemctl start gocd-proxy-sync")
+    assert r.returncode == 0, r.stderr + events(c)
+
+    def refused():
+        return [r for r in records(c) if r.get("EVENT") == "rejected"
+                and re.search(rf"\b{port}\b.*\btaken\b|\btaken\b.*\b{port}\b", str(r.get("REASON", "")) + str(r.get("MESSAGE", "")))]
+    rejected = wait_or_fail(c, refused, f"a rejected record naming port {port}")
+    assert rejected[0].get("PRIORITY") == "3", rejected[0]
+    assert not any(r.get("EVENT") == "applied" for r in records(c)), events(c)
+    assert c.sh(f"test -e {'/etc/nginx/conf.d/gocd.conf' if kind == 'nginx' else '/etc/apache2/sites-enabled/gocd.conf'}").returncode != 0
+    # The program keeps its port, and the proxy its default site.
+    assert "Directory listing for" in c.sh(f"curl -s http://127.0.0.1:{port}/").stdout
+    assert_default_site_untouched(c, kind)
+    assert c.sh("systemctl is-active gocd-proxy-sync").stdout.strip() == "active"

@@ -25,7 +25,7 @@ tar -C "$STAGE" -cf - . | tar -C "$M" -xf - --keep-directory-symlink
 # Only what the test wants runs inside: mask the host's own services.
 for unit in apache2 postgresql docker containerd ssh cron e2scrub_reap systemd-timesyncd apt-daily.timer \
             apt-daily-upgrade.timer man-db.timer fstrim.timer e2scrub_all.timer dpkg-db-backup.timer \
-            systemd-networkd-wait-online getty@tty1 console-getty; do
+            systemd-networkd-wait-online getty@tty1 console-getty prometheus prometheus-node-exporter; do
     case $unit in *.*) file=$unit ;; *) file=$unit.service ;; esac
     ln -sf /dev/null "$M/etc/systemd/system/$file"
 done
