@@ -193,6 +193,18 @@ http {{
 
 
 @pytest.fixture
+def proxy_master():
+    """For tests where no proxy runs (test and reload commands are `true`): a root process named nginx, as the
+    proxy's master is, so the daemon's check that the proxy runs (no reload without one) finds one."""
+    p = subprocess.Popen([sys.executable, "-c", "import ctypes, time; ctypes.CDLL(None).prctl(15, b'nginx', 0, 0, 0); "
+                          "print('up', flush=True); time.sleep(600)"], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "up"
+    yield p
+    p.kill()
+    p.wait()
+
+
+@pytest.fixture
 def nginx(tmp_path):
     n = Nginx(tmp_path)
     yield n

@@ -7,7 +7,7 @@ from conftest import TOKEN, run, write_config
 
 
 @pytest.fixture
-def cfg_for(tmp_path, certs):
+def cfg_for(tmp_path, certs, proxy_master):
     def make(gocd, **kw):
         output = tmp_path / "conf.d" / "gocd.conf"
         output.parent.mkdir(exist_ok=True)

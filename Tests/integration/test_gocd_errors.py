@@ -6,7 +6,7 @@ from conftest import TOKEN, free_port, run, write_config
 
 
 @pytest.fixture
-def prepared(tmp_path, certs):
+def prepared(tmp_path, certs, proxy_master):
     output = tmp_path / "conf.d" / "gocd.conf"
     output.parent.mkdir()
     output.write_text("# the file in place\n")

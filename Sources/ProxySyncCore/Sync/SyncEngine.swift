@@ -207,8 +207,11 @@ public struct SyncEngine: Sendable {
         }
         let confirmation = await serving.confirm(plan, generation: generation, superseded: nil)
         if confirmation.confirmed {
-            current.serving = true
-            current.lastConfirmedAt = now.iso8601
+            // Recorded only when the record said otherwise: a cycle that changes nothing writes nothing.
+            if current.serving != true {
+                current.serving = true
+                current.lastConfirmedAt = now.iso8601
+            }
             log(
                 .info, "in sync; the proxy serves the managed file (confirmed at start)", .unchanged,
                 ["confirmed_after_ms": "\(Int((confirmation.elapsedSeconds * 1000).rounded()))"])

@@ -158,6 +158,15 @@ public enum ListeningSockets {
         return stat[stat.index(after: close)...].drop(while: { $0 == " " }).first == "Z"
     }
 
+    /// The real uid of a process (`Uid:` in `/proc/PID/status`), nil when it cannot be read.
+    public static func realUID(_ pid: Int32) -> UInt32? {
+        guard let status = readSmall("/proc/\(pid)/status", cap: 16384) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("Uid:") {
+            return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { UInt32($0) }
+        }
+        return nil
+    }
+
     /// Reads a small text file from /proc (no size in stat, so read to the end, capped).
     static func readSmall(_ path: String, cap: Int = 4 << 20) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

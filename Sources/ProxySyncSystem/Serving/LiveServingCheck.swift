@@ -354,7 +354,10 @@ public struct LiveServingCheck: ServingCheck {
             }
             guard let pid = Int32(name) else { continue }
             // A zombie master is gone: it serves nothing, and a reload would start a new proxy here.
-            if proxyProcessNames.contains(ListeningSockets.processName(pid)), !ListeningSockets.isZombie(pid) {
+            // The proxy's master is root's: a process merely named nginx run by another user is not it.
+            if proxyProcessNames.contains(ListeningSockets.processName(pid)), !ListeningSockets.isZombie(pid),
+                ListeningSockets.realUID(pid) == 0
+            {
                 return true
             }
         }
