@@ -32,4 +32,12 @@ struct ConfirmationJudgeTests {
         #expect(LiveServingCheck.stillServing(answer(404), superseded: "00000000000000bb") == nil)
         #expect(LiveServingCheck.stillServing(.failure(ProbeFailure("connection refused")), superseded: "00000000000000bb") == nil)
     }
+
+    @Test func theGenerationCountsOnlyWithTheStatusTheFileAnswersItWith() {
+        let body = "gocd-proxy-sync-generation=00000000000000aa\n"
+        #expect(LiveServingCheck.judge(answer(404, body), listener: proxying, generation: "00000000000000aa", markerStatus: 404) == nil)
+        // A file some DocumentRoot serves at the marker's path answers 200 with whatever it holds.
+        let fromAFile = LiveServingCheck.judge(answer(200, body), listener: proxying, generation: "00000000000000aa", markerStatus: 404)
+        #expect(fromAFile?.contains("not the proxy's own answer") == true)
+    }
 }

@@ -255,7 +255,9 @@ def test_status_sees_the_daemon_running_outside_systemd(env):
     runs (it holds the state directory's lock), with its pid, and that the figures are the last recorded ones."""
     d = env["start"]()
     wait_for(lambda: env["output"].exists(), what="first apply")
-    wait_for(lambda: (env["tmp"] / "state" / "state.json").exists(), what="state recorded")
+    # state.json is written first when the apply starts: wait for the cycle's own record of its success.
+    wait_for(lambda: json.loads((env["tmp"] / "state" / "state.json").read_text()).get("last_success_at"),
+             what="the first cycle's success recorded")
     r = run("status", "--config", str(env["cfg"]))
     assert r.returncode == 0, r.stderr
     assert f"daemon:               running (pid {d.proc.pid}, holds {env['tmp'] / 'state'}/lock)" in r.stdout, r.stdout

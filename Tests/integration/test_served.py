@@ -5,6 +5,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -365,3 +366,59 @@ def test_render_only_warns_about_the_certificate(nginx_setup):
     assert r.returncode == 0, r.stderr
     assert "does not cover other.example" in r.stderr
     assert r.stdout.startswith("# Managed by gocd-proxy-sync")
+
+
+SQUATTER = r"""
+import http.server, sys
+port, generation = int(sys.argv[1]), sys.argv[2]
+class Answer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"gocd-proxy-sync-generation={generation}\n".encode()
+        self.send_response(int(sys.argv[3]))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", port), Answer)
+print("up", flush=True)
+server.serve_forever()
+"""
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_a_local_user_who_binds_the_new_port_first_cannot_answer_for_the_proxy(kind, request, tmp_path):
+    """A local user (uid 65534) binds the new port before the proxy, and answers the marker with the new file's
+    own digest (which it can compute: the rendered file is deterministic). Not the proxy's socket: not served."""
+    s = request.getfixturevalue(f"{kind}_setup")
+    s["cfg"].write_text(s["cfg"].read_text().replace(
+        "[proxy]\n", "[proxy]\ncheck_ports = false\nconfirm_timeout_seconds = 2\n", 1))
+    assert once(s).returncode == 0
+    before = s["output"].read_bytes()
+    port = free_port()
+    site = f"http://gocd.test:{port}"
+    rendered = run("render", "--config", str(s["cfg"]), "--site-url", site)
+    assert rendered.returncode == 0, rendered.stderr
+    generation = re.search(r"gocd-proxy-sync-generation=([0-9a-f]{16})", rendered.stdout).group(1)
+    script = tmp_path / "squatter.py"
+    script.write_text(SQUATTER)
+    script.chmod(0o644)
+    status = "200" if kind == "nginx" else "404"
+    squatter = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                                 SQUATTER, str(port), generation, status], stdout=subprocess.PIPE, text=True)
+    try:
+        assert squatter.stdout.readline().strip() == "up"
+        assert generation in http_get(port, "/.well-known/gocd-proxy-sync/generation")[2]
+        s["gocd"].control(site_url=site, secure_site_url="")
+        r = once(s)
+        assert r.returncode == 10, r.stderr
+        assert "not_serving" in r.stderr and "uid 65534" in r.stderr, r.stderr
+        assert s["output"].read_bytes() == before, "previous bytes restored"
+        if kind == "apache":
+            # httpd's graceful restart could not bind the port and exited; the rollback started none.
+            assert "CRITICAL not_serving" in r.stderr
+        else:
+            assert served(s["https_port"], "gocd.test"), "nginx kept serving the previous file"
+    finally:
+        squatter.kill()
+        squatter.wait()

@@ -102,6 +102,14 @@ public enum ListenerProbe {
             let detail = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             return .failure(ProbeFailure(describe(code, detail: detail)))
         }
+        // Only the listener's own address counts: a name libcurl parsed differently (CURLOPT_CONNECT_TO then no
+        // longer matches) would have connected wherever that name points.
+        var primary: UnsafeMutablePointer<CChar>?
+        gps_getinfo_string(handle, CURLINFO_PRIMARY_IP, &primary)
+        let connected = primary.map { String(cString: $0) } ?? ""
+        guard connected == address else {
+            return .failure(ProbeFailure("connected to \(connected.isEmpty ? "an unknown address" : connected), not the listener's address \(address); the answer is not counted"))
+        }
         var status = 0
         gps_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         var location: UnsafeMutablePointer<CChar>?

@@ -220,7 +220,8 @@ public struct LiveServingCheck: ServingCheck {
                 let miss =
                     retired
                     ? Self.stillServing(answer, superseded: superseded?.generation)
-                    : Self.judge(answer, listener: listener, generation: generation)
+                    : Self.judge(answer, listener: listener, generation: generation, markerStatus: markerStatus)
+                        ?? socketOwnerProblem(address: address, port: listener.port)
                 if let miss {
                     observed[listener.origin] = miss
                     still.append((listener, address, retired))
@@ -251,8 +252,27 @@ public struct LiveServingCheck: ServingCheck {
     }
 
     /// nil when the answer proves the listener serves the expected file; otherwise what it got instead.
+    /// The status the rendered file answers the marker with: NGINX `return 200`, Apache its `ErrorDocument 404`
+    /// (a file that some `DocumentRoot` serves at that path answers 200, and does not count).
+    var markerStatus: Int { settings.kind == .nginx ? 200 : 404 }
+
+    /// nil when every socket listening where the probe connected is root's or the proxy master's; otherwise
+    /// which uid holds one (README: Only what is served counts). A local user who binds a new port before the
+    /// proxy does, and answers the marker, is not the proxy.
+    func socketOwnerProblem(address: String, port: Int) -> String? {
+        let sockets = ListeningSockets.listening(on: [port]).filter {
+            ListeningSockets.overlaps(bound: $0.address, wanted: address) || $0.address == address
+        }
+        for socket in sockets where socket.uid != 0 {
+            return
+                "an answer from a socket uid \(socket.uid) holds on \(socket.address):\(socket.port), not the proxy's (its listening sockets are root's): another program took the port first"
+        }
+        return nil
+    }
+
     static func judge(
-        _ answer: Result<ListenerProbe.Answer, ProbeFailure>, listener: Listener, generation: String?
+        _ answer: Result<ListenerProbe.Answer, ProbeFailure>, listener: Listener, generation: String?,
+        markerStatus: Int = 200
     ) -> String? {
         switch answer {
         case .failure(let failure):
@@ -266,7 +286,10 @@ public struct LiveServingCheck: ServingCheck {
             }
             let served = Generation.inAnswer(answer.body)
             guard let generation else { return nil }  // a file without a marker: any answer will do
-            if served == generation { return nil }
+            if served == generation && answer.status == markerStatus { return nil }
+            if served == generation {
+                return "the generation with HTTP \(answer.status), not the \(markerStatus) the file answers it with (not the proxy's own answer)"
+            }
             if let served { return "the previous generation (\(served), expected \(generation))" }
             return "the previous configuration (HTTP \(answer.status) without a generation)"
         }
