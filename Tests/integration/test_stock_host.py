@@ -211,3 +211,22 @@ def test_apache_wildcard_alias_and_sslengine_in_a_crlf_file(tmp_path, standin, a
     assert expected in r.stderr, r.stderr
     assert http_get(port, "/", host="a.wild.example.com", https=tls)[2] == other
     assert s["apache"].proc.poll() is None
+
+
+def test_apache_listen_that_overlaps_another_is_refused_before_anything_is_written(tmp_path, standin, apache, certs):
+    """Another site has `Listen 127.0.0.1:P`; a GoCD site on P for all addresses would add `Listen P`: configtest
+    passes, the graceful restart cannot bind and httpd exits. Refused before writing; httpd's master unchanged."""
+    port = free_port()
+    (apache.confd / "other.conf").write_text(
+        f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n    ServerName other.example.com\n</VirtualHost>\n")
+    s = proxied_setup(tmp_path, standin, apache, certs, kind="apache", extra_proxy="apache_listen_ports = []")
+    s["cfg"].write_text(s["cfg"].read_text().replace('listen_address = "127.0.0.1"\n', ""))
+    assert once(s).returncode == 0
+    master = s["apache"].proc.pid
+    before = s["output"].read_bytes()
+    s["gocd"].control(site_url=f"http://gocd.test:{port}", secure_site_url="")
+    r = once(s)
+    assert r.returncode == 4, r.stderr
+    assert f"Apache already listens on 127.0.0.1:{port}" in r.stderr and "overlaps" in r.stderr, r.stderr
+    assert s["output"].read_bytes() == before
+    assert s["apache"].proc.poll() is None and s["apache"].proc.pid == master, "httpd's master is still the same"

@@ -27,9 +27,12 @@ public struct LiveServingCheck: ServingCheck {
                 settings.checkOtherSites || (settings.checkPorts && ProxyDump.command(settings) != nil)
                 ? ProxyDump.inventory(settings) : nil
             if settings.checkOtherSites, let dump { report.refusals += collisionRefusals(plan, dump: dump) }
-            if settings.checkPorts {
-                var inventory: ProxyInventory?
-                if case .read(let read)? = dump { inventory = read }
+            var inventory: ProxyInventory?
+            if case .read(let read)? = dump { inventory = read }
+            if settings.kind == .apache {
+                report.refusals += apacheListenOverlaps(plan, inventory: inventory, sockets: settings.checkPorts)
+            }
+            if settings.checkPorts, report.refusals.isEmpty || settings.kind == .nginx {
                 report.refusals += portRefusals(plan, proxyInventory: inventory)
             }
             let certificates = certificateFindings(plan)
@@ -55,6 +58,45 @@ public struct LiveServingCheck: ServingCheck {
         case .read(let inventory):
             return inventory.collisions(with: plan, addresses: settings.listenAddresses)
         }
+    }
+
+    /// Apache: a `Listen` this file adds for a port on which something already listens at another address
+    /// (another vhost's address in the dump, or a socket) overlaps it, and httpd's graceful restart, unable to
+    /// bind, exits and takes every site down; `configtest` does not see it. Refused before anything is written.
+    func apacheListenOverlaps(_ plan: ProxyPlan, inventory: ProxyInventory?, sockets: Bool) -> [Refusal] {
+        let renderer = ApacheRenderer(settings: settings)
+        let added = Set(plan.listeners.map(\.port)).subtracting(renderer.existingListenPorts)
+        guard !added.isEmpty else { return [] }
+        let ours: [String?] = settings.listenAddresses.isEmpty ? [nil] : settings.listenAddresses
+        let inPlace = currentProxyPorts()
+        let live = sockets ? ListeningSockets.listening(on: added) : []
+        var refusals: [Refusal] = []
+        for port in added.sorted() {
+            let listener = plan.listeners.first { $0.port == port }!
+            var others: [String] = []
+            // Overlapping without being equal: one side all addresses, the other a specific one. (Two different
+            // specific addresses bind side by side; an equal one is a duplicate Listen that configtest refuses.)
+            func overlaps(_ other: String?) -> Bool { ours.contains { ($0 == nil) != (other == nil) } }
+            for site in inventory?.sites ?? [] where site.port == port && overlaps(site.address) {
+                others.append("\(site.address ?? "*"):\(port) (\(site.file))")
+            }
+            if !inPlace.contains(port) {
+                for socket in live where socket.port == port {
+                    let wildcard = socket.address == "0.0.0.0" || socket.address == "::"
+                    guard overlaps(wildcard ? nil : socket.address) else { continue }
+                    others.append(socket.address.contains(":") ? "[\(socket.address)]:\(port)" : "\(socket.address):\(port)")
+                }
+            }
+            guard let first = others.first else { continue }
+            let wanted = ours.map { $0.map { "\($0):\(port)" } ?? "\(port) (all addresses)" }.joined(separator: ", ")
+            refusals.append(
+                Refusal(
+                    listener: listener.origin,
+                    reason:
+                        "Apache already listens on \(first), and this file's Listen \(wanted) overlaps it without being equal: httpd's graceful restart could not bind and would exit, taking every site down; choose another port in GoCD, or set listen_address to that address (or list \(port) in apache_listen_ports if the main configuration's Listen covers the GoCD site)"
+                ))
+        }
+        return refusals
     }
 
     /// Every address and port of the plan that the proxy does not listen on already must be free.
