@@ -81,12 +81,54 @@ struct SettingsTests {
         }
     }
 
+    static func withProxy(_ line: String) -> String { minimal + "\n" + line + "\n" }
+
+    /// listen_address(es) and allowed_server_names are compared with what a plan carries and what the kernel and
+    /// the proxy's dump report, as text: each is taken only in the one form the site-URL gate accepts.
+    static let canonicalOnly: [(String, String)] = [
+        ("listen_address = \"0:0:0:0:0:0:0:1\"", "proxy.listen_address: \"0:0:0:0:0:0:0:1\" is not in its canonical form (RFC 5952): write it as \"::1\""),
+        ("listen_address = \"[::0001]\"", "write it as \"::1\""),
+        ("listen_addresses = [\"127.0.0.1\", \"2001:0db8::1\"]", "proxy.listen_addresses: \"2001:0db8::1\" is not in its canonical form"),
+        ("listen_address = \"010.0.0.1\"", "proxy.listen_address: must be an IPv4 or IPv6 address"),
+        ("listen_address = \"0x7f000001\"", "must be an IPv4 or IPv6 address"),
+        ("allowed_server_names = [\"0:0:0:0:0:0:0:1\"]", "proxy.allowed_server_names: \"0:0:0:0:0:0:0:1\" is not in its canonical form: write it as \"::1\""),
+        ("allowed_server_names = [\"[0::1]\"]", "write it as \"[::1]\""),
+        ("allowed_server_names = [\"0x7f000002\"]", "\"0x7f000002\" is not a host name, an IP address or a *. wildcard"),
+        ("allowed_server_names = [\"127.1\"]", "is not a host name"),
+        ("allowed_server_names = [\"*.0x7f\"]", "is not a host name"),
+        ("allowed_server_names = [\"*.example.123\"]", "is not a host name"),
+        ("allowed_server_names = [\"\\u212Aci.example\"]", "is not a host name"),
+    ]
+
+    @Test(arguments: canonicalOnly)
+    func addressesAndNamesOnlyInCanonicalForm(line: String, expected: String) {
+        do {
+            _ = try Settings.decode(Self.withProxy(line), file: "/c.toml")
+            Issue.record("accepted: \(line)")
+        } catch {
+            #expect(error.description.contains(expected), "\(error.description)")
+        }
+    }
+
+    @Test func canonicalAddressesAndNamesAreTaken() throws {
+        let settings = try Settings.decode(
+            Self.withProxy(
+                "listen_addresses = [\"10.0.0.1\", \"2001:DB8::1\", \"[::ffff:192.0.2.1]\"]\n"
+                    + "allowed_server_names = [\"*.example.com\", \"192.0.2.7\", \"::1\", \"[2001:db8::1]\", \"0x7f.example\"]"),
+            file: "/c.toml")
+        #expect(settings.proxy.listenAddresses == ["10.0.0.1", "2001:db8::1", "::ffff:192.0.2.1"])
+        #expect(settings.proxy.allowedServerNames?.count == 5)
+    }
+
     @Test(arguments: ["https://h/", "http://x:1", "http://[::1]", "http://127.0.0.1:8153"])
     func goodUpstreams(text: String) {
         #expect(ConfigValues.parseUpstream(text) != nil)
     }
 
-    @Test(arguments: ["127.0.0.1:8153", "http://h/go", "http://a;b", "http://u@h", "http://h:0", ""])
+    @Test(arguments: [
+        "127.0.0.1:8153", "http://h/go", "http://a;b", "http://u@h", "http://h:0", "", "http://0x7f000001:8153",
+        "http://127.1:8153", "http://[0:0:0:0:0:0:0:1]:8153",
+    ])
     func badUpstreams(text: String) {
         #expect(ConfigValues.parseUpstream(text) == nil)
     }

@@ -125,6 +125,89 @@ struct SiteURLTests {
         }
     }
 
+    /// Hosts the gate takes, and the name the plan carries: a name ending in a number only as a canonical dotted
+    /// quad, IPv6 only in its RFC 5952 form (case is folded, as for every host).
+    static let acceptedHosts: [(String, String)] = [
+        ("10.0.0.1", "10.0.0.1"),
+        ("0.0.0.0", "0.0.0.0"),
+        ("255.255.255.255", "255.255.255.255"),
+        ("127.0.0.1.", "127.0.0.1"),
+        ("0x7f.example.com", "0x7f.example.com"),
+        ("1.2.3.4.example", "1.2.3.4.example"),
+        ("ci-0x1", "ci-0x1"),
+        ("0x1g", "0x1g"),
+        ("1e5", "1e5"),
+        ("a.0xg", "a.0xg"),
+        ("[::1]", "[::1]"),
+        ("[::]", "[::]"),
+        ("[2001:db8::1]", "[2001:db8::1]"),
+        ("[2001:DB8::1]", "[2001:db8::1]"),
+        ("[2001:db8:0:1:1:1:1:1]", "[2001:db8:0:1:1:1:1:1]"),
+        ("[2001:db8::1:0:0:1]", "[2001:db8::1:0:0:1]"),
+        ("[1::]", "[1::]"),
+        ("[fe80::]", "[fe80::]"),
+        ("[::ffff:192.0.2.1]", "[::ffff:192.0.2.1]"),
+        ("[::ffff:0.0.0.0]", "[::ffff:0.0.0.0]"),
+        ("[::1.2.3.4]", "[::1.2.3.4]"),
+        ("[64:ff9b::c000:201]", "[64:ff9b::c000:201]"),
+    ]
+
+    @Test(arguments: acceptedHosts)
+    func acceptsCanonicalHosts(host: String, served: String) throws {
+        let checked = try SiteURL.check("https://\(host):8443/go", field: .siteURL)
+        #expect(checked.url?.host == served)
+        #expect(try HostName.normalise(served) == served)
+    }
+
+    /// Hosts that end in a number, non-canonical IPv6, and a part of the reason each refusal must give.
+    static let refusedHosts: [(String, String)] = [
+        ("0x7f000002", "read it as the IPv4 address 127.0.0.2: write it as 127.0.0.2"),
+        ("0X7F000002", "read it as the IPv4 address 127.0.0.2"),
+        ("0x7f.0.0.2", "write it as 127.0.0.2"),
+        ("10.0.0.0x1", "write it as 10.0.0.1"),
+        ("1.2.3", "write it as 1.2.0.3"),
+        ("127.1", "write it as 127.0.0.1"),
+        ("0177.0.0.1", "write it as 127.0.0.1"),
+        ("010.0.0.1", "write it as 8.0.0.1"),
+        ("01.2.3.4", "write it as 1.2.3.4"),
+        ("2130706433", "write it as 127.0.0.1"),
+        ("0x", "ends in a number (0x)"),
+        ("example.0x", "ends in a number (0x)"),
+        ("example.0X", "ends in a number (0x)"),
+        ("gocd.example.123", "ends in a number (123)"),
+        ("gocd.123.", "ends in a number (123)"),
+        ("1.2.3.4.5", "not an IPv4 address written as four decimal numbers"),
+        ("999.1.1.1", "not an IPv4 address written as four decimal numbers"),
+        ("08.1.1.1", "not an IPv4 address"),
+        ("1..2.3", "not an IPv4 address"),
+        ("4294967296", "not an IPv4 address"),
+        ("[0:0:0:0:0:0:0:1]", "not in its canonical form (RFC 5952): write it as [::1]"),
+        ("[::0001]", "write it as [::1]"),
+        ("[0::1]", "write it as [::1]"),
+        ("[2001:0db8::1]", "write it as [2001:db8::1]"),
+        ("[2001:db8:0:0:1:0:0:1]", "write it as [2001:db8::1:0:0:1]"),
+        ("[2001:db8:0:0:1::1]", "write it as [2001:db8::1:0:0:1]"),
+        ("[2001:db8::1:1:1:1:1]", "write it as [2001:db8:0:1:1:1:1:1]"),
+        ("[1:0:0:2:0:0:0:3]", "write it as [1:0:0:2::3]"),
+        ("[::ffff:7f00:1]", "write it as [::ffff:127.0.0.1]"),
+        ("[0:0:0:0:0:ffff:127.0.0.1]", "write it as [::ffff:127.0.0.1]"),
+        ("[::102:304]", "write it as [::1.2.3.4]"),
+        ("[1.2.3.4::]", "malformed IPv6"),
+        ("[::ffff:010.0.0.1]", "malformed IPv6"),
+    ]
+
+    @Test(arguments: refusedHosts)
+    func refusesHostsClientsReadOtherwise(host: String, reason: String) {
+        do {
+            _ = try SiteURL.check("http://\(host):8153", field: .siteURL)
+            Issue.record("accepted \(host)")
+        } catch {
+            #expect(error.field == "site_url")
+            #expect(error.value == "http://\(host):8153")
+            #expect(error.reason.contains(reason), "\(error.reason)")
+        }
+    }
+
     @Test(arguments: ["", " ", "   "])
     func blankIsUnset(raw: String) throws {
         #expect(try SiteURL.check(raw, field: .siteURL).url == nil)

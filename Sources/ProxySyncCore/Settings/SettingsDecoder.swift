@@ -152,10 +152,15 @@ extension Settings {
                 var bare = address
                 if bare.hasPrefix("[") && bare.hasSuffix("]") { bare = String(bare.dropFirst().dropLast()) }
                 bare = bare.lowercased()
+                let key = several == nil ? "proxy.listen_address" : "proxy.listen_addresses"
                 guard HostName.isIPv4(bare) || HostName.isIPv6(bare) else {
+                    throw fail(key, "must be an IPv4 or IPv6 address, not \"\(Escaping.printable(address))\"")
+                }
+                // The address is compared with the proxy's dump and with the kernel's sockets as text: one form only.
+                if let canonical = HostName.canonicalIPv6(bare), canonical != bare {
                     throw fail(
-                        several == nil ? "proxy.listen_address" : "proxy.listen_addresses",
-                        "must be an IPv4 or IPv6 address, not \"\(Escaping.printable(address))\"")
+                        key,
+                        "\"\(Escaping.printable(address))\" is not in its canonical form (RFC 5952): write it as \"\(canonical)\"")
                 }
                 if !proxy.listenAddresses.contains(bare) { proxy.listenAddresses.append(bare) }
             }
@@ -187,6 +192,11 @@ extension Settings {
             proxy.upstreamTLSVerify = try bool("proxy", "upstream_tls_verify") ?? true
             if let names = try stringArray("proxy", "allowed_server_names") {
                 for name in names where !ServerNamePattern.isValid(name) {
+                    if let canonical = ServerNamePattern.canonicalForm(name) {
+                        throw fail(
+                            "proxy.allowed_server_names",
+                            "\"\(Escaping.printable(name))\" is not in its canonical form: write it as \"\(canonical)\"")
+                    }
                     throw fail(
                         "proxy.allowed_server_names",
                         "\"\(Escaping.printable(name))\" is not a host name, an IP address or a *. wildcard")

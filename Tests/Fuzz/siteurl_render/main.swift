@@ -7,7 +7,10 @@
 //   - it renders (a ConfigToken refusal of an accepted plan is a gap in validation);
 //   - every rendered line is one of the renderer's own directive shapes: a known first word, `;` only as
 //     an NGINX line's last byte, braces and Apache sections only as the renderer's structure;
-//   - InstalledConfig.read(text, kind:) gives back the plan's listeners (sorted).
+//   - InstalledConfig.read(text, kind:) gives back the plan's listeners (sorted);
+//   - a host that passes the gate (the site URL's, the plan's server names, and the first line taken as a bare host)
+//     is canonical: it equals its re-normalisation, no accepted name ends in a number (checked here independently of
+//     HostName) unless it is a canonical dotted quad, and an accepted IPv6 address is its own inet_ntop form.
 
 struct Fixture {
     var name: String
@@ -198,6 +201,50 @@ func checkApache(_ text: String, plan: ProxyPlan, fixture: Fixture, urls: SiteUR
     }
 }
 
+/// The WHATWG "ends in a number" checker, written out again so the property does not trust HostName's copy.
+func endsInANumber(_ host: String) -> Bool {
+    var labels = host.split(separator: ".", omittingEmptySubsequences: false)
+    if labels.last == "" {
+        if labels.count == 1 { return false }
+        labels.removeLast()
+    }
+    guard let last = labels.last else { return false }
+    let digits: Set<Character> = Set("0123456789")
+    let hex: Set<Character> = Set("0123456789abcdefABCDEF")
+    if !last.isEmpty && last.allSatisfy({ digits.contains($0) }) { return true }
+    if last.hasPrefix("0x") || last.hasPrefix("0X") { return last.dropFirst(2).allSatisfy({ hex.contains($0) }) }
+    return false
+}
+
+/// A canonical dotted quad, written out again: four decimal octets 0-255 without leading zeros.
+func isDottedQuad(_ host: String) -> Bool {
+    let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+    return parts.count == 4 && parts.allSatisfy { part in
+        guard let value = Int(part), (0...255).contains(value), String(value) == part else { return false }
+        return true
+    }
+}
+
+/// What every host the gate lets through must be.
+func checkAcceptedHost(_ host: String, _ context: String) {
+    func fail(_ message: String) -> Never {
+        print("PROPERTY FAILED [host gate]: \(message): \(Escaping.printable(host)) (\(context))")
+        fatalError(message)
+    }
+    guard let again = try? HostName.normalise(host) else { fail("an accepted host is refused when checked again") }
+    if again != host { fail("an accepted host is not its own normalisation (\(Escaping.printable(again)))") }
+    if host.hasPrefix("[") {
+        let inner = String(host.dropFirst().dropLast())
+        guard host.hasSuffix("]"), HostName.canonicalIPv6(inner) == inner else { fail("non-canonical IPv6") }
+        if inner.contains(where: { $0.isUppercase }) { fail("upper-case IPv6") }
+        return
+    }
+    if host.isEmpty || host.hasSuffix(".") || host.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A || $0 >= 0x80 }) {
+        fail("an accepted name is empty, ends in a dot, or is not lower-case ASCII")
+    }
+    if endsInANumber(host) && !isDottedQuad(host) { fail("an accepted name ends in a number and is no dotted quad") }
+}
+
 func check(_ urls: SiteURLs, _ fixture: Fixture) {
     let derivation: Derivation
     do {
@@ -210,6 +257,7 @@ func check(_ urls: SiteURLs, _ fixture: Fixture) {
     if plan.listeners.isEmpty { fail("a plan without listeners", fixture, urls) }
     if plan.listeners != plan.listeners.sorted() { fail("listeners not sorted", fixture, urls) }
     for listener in plan.listeners {
+        checkAcceptedHost(listener.serverName, "a server name of the plan for \(fixture.name)")
         guard (1...65535).contains(listener.port) else { fail("port \(listener.port)", fixture, urls) }
         guard (try? ConfigToken.checked(listener.serverName)) != nil else {
             fail("server name \(Escaping.printable(listener.serverName)) fails ConfigToken.checked", fixture, urls)
@@ -248,6 +296,9 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let site = String(decoding: bytes[..<cut], as: UTF8.self)
     let secure = cut < bytes.count ? String(decoding: bytes[(cut + 1)...], as: UTF8.self) : ""
     let urls = SiteURLs(siteURL: site, secureSiteURL: secure)
+    // The gate itself, for the first line as a URL and as a bare host (the path any host of a URL takes).
+    if let url = (try? SiteURL.check(site, field: .siteURL))?.url { checkAcceptedHost(url.host, "the site URL's host") }
+    if let host = try? HostName.normalise(site) { checkAcceptedHost(host, "the first line as a host") }
     for fixture in fixtures { check(urls, fixture) }
     return 0
 }
