@@ -87,7 +87,7 @@ struct Check: AsyncParsableCommand {
         } else {
             report.ok("output path \(settings.proxy.output): only root can change the directories on the way")
         }
-        checkWritable(directory: settings.sync.stateDir, what: "state directory", report: report)
+        checkStateDirectory(settings.sync.stateDir, report: report)
         if let code = report.firstFailure { throw ExitCode(code) }
     }
 
@@ -159,6 +159,21 @@ struct Check: AsyncParsableCommand {
         } catch {
             report.fail("certificate: \(error)")
         }
+    }
+
+    /// The state directory and its backups, held to the output's rules (README: Security model), then writable.
+    func checkStateDirectory(_ stateDir: String, report: Report) {
+        let backups = stateDir + "/backups"
+        if let unsafe = PathSafety.problem(forStateDirectory: stateDir)
+            ?? PathSafety.problem(forStateDirectory: backups)
+        {
+            let advice =
+                "or set [sync] state_dir to a directory only root can change (the unit's StateDirectory, /var/lib/gocd-proxy-sync)"
+            report.fail("state directory \(stateDir): \(unsafe); \(advice)")
+            return
+        }
+        report.ok("state directory \(stateDir): only root can change it and the directories on the way")
+        checkWritable(directory: stateDir, what: "state directory", report: report)
     }
 
     func checkWritable(directoryOf path: String, what: String, report: Report) {

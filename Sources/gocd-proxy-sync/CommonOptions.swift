@@ -64,10 +64,13 @@ extension CommonOptions {
             logger.error("cannot use the state directory", metadata: ["event": Event.writeFailed.value, "error": "\(error)"])
             throw ExitCode(7)
         }
-        // Beside the output, and beside state.json (a state write killed before its rename leaves one there).
+        // Beside the output, beside state.json and among the backups (a write killed before its rename leaves
+        // one there); in the state directory itself, never through a link at state.json.
+        let stateDir = bootstrap.settings.sync.stateDir
         let stale =
             AtomicFile.removeStaleTemporaries(near: bootstrap.settings.proxy.output)
-            + AtomicFile.removeStaleTemporaries(near: JSONStateStore(stateDir: bootstrap.settings.sync.stateDir).path)
+            + AtomicFile.removeStaleTemporaries(in: stateDir)
+            + AtomicFile.removeStaleTemporaries(in: stateDir + "/backups")
         if !stale.isEmpty {
             logger.notice(
                 "removed temporary files left by an interrupted run",

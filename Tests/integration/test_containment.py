@@ -318,3 +318,96 @@ def test_a_token_file_behind_a_link_another_user_owns_is_refused(setup, tmp_path
     assert "symbolic link owned by uid" in r.stderr
     assert "root-only-secret" not in r.stderr
     assert all("root-only-secret" not in (q["authorization"] or "") for q in s["gocd"].snapshot()["requests"])
+
+
+def use_state_dir(s, state_dir):
+    s["cfg"].write_text(s["cfg"].read_text().replace(f'state_dir = "{s["tmp"] / "state"}"', f'state_dir = "{state_dir}"'))
+    assert f'state_dir = "{state_dir}"' in s["cfg"].read_text()
+
+
+@pytest.mark.parametrize("made", ["missing", "existing"])
+def test_a_state_dir_under_a_directory_another_user_can_change_is_refused(setup, made):
+    s = setup
+    parent = s["tmp"] / "user-owned"
+    parent.mkdir(mode=0o755)
+    state_dir = parent / "state"
+    if made == "existing":
+        state_dir.mkdir(mode=0o750)
+    os.chown(parent, 65534, 65534)
+    use_state_dir(s, state_dir)
+    r = once(s)
+    assert r.returncode == 7, r.stderr
+    assert f"{parent} is owned by uid 65534" in r.stderr and f"chown root {parent}" in r.stderr, r.stderr
+    assert not s["output"].exists(), "nothing written"
+    assert made == "existing" or not state_dir.exists(), "not created under a directory another user owns"
+    assert not (state_dir / "lock").exists() and not (state_dir / "state.json").exists()
+    check = run("check", "--config", str(s["cfg"]))
+    assert check.returncode == 2, check.stdout
+    assert f"FAIL: state directory {state_dir}: {parent} is owned by uid 65534" in check.stdout, check.stdout
+    # Root's again but writable by anyone (no sticky bit): still refused.
+    os.chown(parent, 0, 0)
+    os.chmod(parent, 0o777)
+    r = once(s)
+    assert r.returncode == 7 and f"{parent} is writable by group or others" in r.stderr, r.stderr
+    assert "FAIL: state directory" in run("check", "--config", str(s["cfg"])).stdout
+    os.chmod(parent, 0o755)
+    assert once(s).returncode == 0
+    assert state_dir.is_dir() and os.stat(state_dir).st_uid == 0 and os.stat(state_dir).st_mode & 0o022 == 0
+
+
+def test_a_state_dir_writable_by_others_is_refused(setup):
+    s = setup
+    state_dir = s["tmp"] / "state"
+    state_dir.mkdir()
+    os.chmod(state_dir, 0o1777)  # sticky does not help: several files live in it
+    r = once(s)
+    assert r.returncode == 7 and f"{state_dir} is writable by group or others" in r.stderr, r.stderr
+    assert f"chmod go-w {state_dir}" in r.stderr
+    assert not s["output"].exists()
+
+
+def test_a_link_at_the_lock_is_not_followed(setup):
+    s = setup
+    state_dir = s["tmp"] / "state"
+    state_dir.mkdir(mode=0o750)
+    target = s["tmp"] / "elsewhere"
+    target.write_text("someone else's file\n")
+    target.chmod(0o644)
+    os.symlink(target, state_dir / "lock")
+    r = once(s)
+    assert r.returncode == 7, r.stderr
+    assert f"refusing to open the lock {state_dir / 'lock'}: it is a symbolic link" in r.stderr, r.stderr
+    assert target.read_text() == "someone else's file\n", "the target is untouched"
+    assert not s["output"].exists()
+    # A dangling link is not followed either: nothing is created at its target.
+    os.unlink(state_dir / "lock")
+    missing = s["tmp"] / "would-be-created"
+    os.symlink(missing, state_dir / "lock")
+    assert once(s).returncode == 7
+    assert not missing.exists()
+
+
+def test_a_link_at_state_json_is_replaced_not_written_through(setup):
+    s = setup
+    state_dir = s["tmp"] / "state"
+    state_dir.mkdir(mode=0o750)
+    target = s["tmp"] / "elsewhere.json"
+    target.write_text("{}\n")
+    target.chmod(0o644)
+    before = os.stat(target)
+    os.symlink(target, state_dir / "state.json")
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert "symbolic link" in r.stderr, "the link is reported, not read"
+    state = state_dir / "state.json"
+    assert not state.is_symlink() and state.is_file(), "a regular file replaced the link"
+    assert os.stat(state).st_uid == 0
+    assert '"last_applied_secure_site_url"' in state.read_text()
+    assert target.read_text() == "{}\n" and os.stat(target).st_mtime_ns == before.st_mtime_ns, "the target is untouched"
+    # A link planted at the name of the next backup's would be replaced in the same way; the backups are regular files.
+    s["gocd"].control(secure_site_url=f"https://gocd.test:{free_port()}")
+    assert once(s).returncode == 0
+    backups = list((state_dir / "backups").iterdir())
+    assert backups and all(b.is_file() and not b.is_symlink() for b in backups)
+    assert all(os.stat(b).st_mode & 0o777 == 0o600 for b in backups)
+    assert os.stat(state_dir / "backups").st_mode & 0o777 == 0o700

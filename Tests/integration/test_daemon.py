@@ -269,3 +269,26 @@ def test_status_sees_the_daemon_running_outside_systemd(env):
     r = run("status", "--config", str(env["cfg"]))
     assert "daemon:               not running (nothing holds" in r.stdout, r.stdout
     assert json.loads(run("status", "--config", str(env["cfg"]), "--json").stdout)["daemon"] == {"running": False}
+
+
+def test_a_state_dir_made_unsafe_while_running_is_logged_and_the_file_kept(env, tmp_path):
+    holder = tmp_path / "holder"
+    holder.mkdir(mode=0o755)
+    state_dir = holder / "state"
+    env["cfg"].write_text(env["cfg"].read_text().replace(str(tmp_path / "state"), str(state_dir)))
+    d = env["start"]()
+    wait_for(lambda: env["output"].exists() and (state_dir / "state.json").exists(), what="first apply")
+    before = env["output"].read_bytes()
+    os.chown(holder, 65534, 65534)
+    env["gocd"].control(secure_site_url=f"https://gocd.test:{free_port()}")
+    wait_for(lambda: "write_failed" in d.text() and f"{holder} is owned by uid 65534" in d.text(), timeout=15,
+             what="the refusal logged")
+    assert env["output"].read_bytes() == before, "the file in place is kept"
+    assert d.proc.poll() is None, "the daemon keeps running"
+    os.chown(holder, 0, 0)
+    wait_for(lambda: env["output"].read_bytes() != before, timeout=15, what="applied once the directory is safe again")
+    assert d.stop() == 0
+    # At start-up an unsafe state directory stops `run` before anything is written (exit 7).
+    os.chown(holder, 65534, 65534)
+    r = run("run", "--config", str(env["cfg"]), timeout=30)
+    assert r.returncode == 7 and f"{holder} is owned by uid 65534" in r.stderr, r.stderr

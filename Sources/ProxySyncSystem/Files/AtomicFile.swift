@@ -9,17 +9,20 @@ public enum AtomicFile {
     public static let tempSuffix = ".tmp"
 
     /// Atomically replaces `path` with `bytes`, keeping the mode, owner and SELinux label of the file
-    /// it replaces (0644 root for a new file). A symlink at `path` is kept: its target is replaced.
+    /// it replaces (`newFileMode`, root, for a new file). A symlink at `path` is kept: its target is replaced —
+    /// unless `followLinks` is false (the files of the state directory): then the link itself is replaced by
+    /// the new file, and nothing is read or written through it.
     ///
     /// `label` names its fault points in debug builds (``Failpoint``): `<label>-after-temp-write`,
     /// `-after-fsync`, `-after-rename`, `-after-dir-fsync`.
     ///
     /// - Throws: ``StoreError``; the temporary file is removed on every failure path.
     @discardableResult
-    public static func write(_ bytes: [UInt8], to path: String, label: String = "output") throws(StoreError)
-        -> FileIdentity?
-    {
-        let target = Posix.resolveSymlinks(path)
+    public static func write(
+        _ bytes: [UInt8], to path: String, label: String = "output", followLinks: Bool = true,
+        newFileMode: mode_t = 0o644
+    ) throws(StoreError) -> FileIdentity? {
+        let target = followLinks ? Posix.resolveSymlinks(path) : path
         let directory = Posix.dirname(target)
         // A name taken by something this program cannot remove (a directory, say) is skipped, not fatal.
         var temp = ""
@@ -41,14 +44,18 @@ public enum AtomicFile {
             if let code = Posix.writeAll(fd, bytes) { throw Posix.failure("write", temp, code) }
             Failpoint.hit("\(label)-after-temp-write")
             var existing = stat()
-            if stat(target, &existing) == 0 {
+            let replacesFile =
+                followLinks
+                ? stat(target, &existing) == 0
+                : lstat(target, &existing) == 0 && (existing.st_mode & S_IFMT) == S_IFREG
+            if replacesFile {
                 fchmod(fd, existing.st_mode & 0o7777)
                 if fchown(fd, existing.st_uid, existing.st_gid) != 0 && geteuid() == 0 {
                     throw Posix.failure("set the owner of", temp)
                 }
                 copySELinuxLabel(from: target, to: fd)
             } else {
-                fchmod(fd, 0o644)
+                fchmod(fd, newFileMode)
             }
             if fsync(fd) != 0 { throw Posix.failure("flush", temp) }
             Failpoint.hit("\(label)-after-fsync")
@@ -200,7 +207,13 @@ public enum AtomicFile {
     /// Deletes temporary files a crashed run left next to `path`. Returns their names.
     @discardableResult
     public static func removeStaleTemporaries(near path: String) -> [String] {
-        let directory = Posix.dirname(Posix.resolveSymlinks(path))
+        removeStaleTemporaries(in: Posix.dirname(Posix.resolveSymlinks(path)))
+    }
+
+    /// Deletes temporary files a crashed run left in `directory` (the state directory, its backups: no link
+    /// at a file's name is followed to find them). Returns their names.
+    @discardableResult
+    public static func removeStaleTemporaries(in directory: String) -> [String] {
         guard let dir = opendir(directory) else { return [] }
         defer { closedir(dir) }
         var removed: [String] = []

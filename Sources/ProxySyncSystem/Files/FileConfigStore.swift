@@ -23,7 +23,9 @@ public struct FileConfigStore: ConfigStore {
 
     public func backup(_ bytes: [UInt8]) throws(StoreError) -> String {
         Failpoint.hit("before-backup")
-        try Posix.makeDirectories(backupDirectory, mode: 0o700)
+        // Held to the state directory's rules, and written without following a link at the backup's name.
+        try PathSafety.prepareStateDirectory(Posix.dirname(backupDirectory))
+        try PathSafety.prepareStateDirectory(backupDirectory, mode: 0o700)
         let stamp = WallClock.iso8601(WallClock.now().epochSeconds, compact: true)
         let base = Posix.basename(output)
         // A later backup of the same second gets the next counter (`-2`, `-3`, …), never a pruned one's.
@@ -31,18 +33,12 @@ public struct FileConfigStore: ConfigStore {
             .map(\.counter).max() ?? 0) + 1
         func name() -> String { "\(backupDirectory)/\(base).\(stamp)\(counter == 1 ? "" : "-\(counter)").bak" }
         var path = name()
-        while access(path, F_OK) == 0 {
+        var existing = stat()
+        while lstat(path, &existing) == 0 {
             counter += 1
             path = name()
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Posix.failure("write the backup", path) }
-        defer { close(fd) }
-        if let code = Posix.writeAll(fd, bytes) {
-            unlink(path)
-            throw Posix.failure("write the backup", path, code)
-        }
-        fsync(fd)
+        try AtomicFile.write(bytes, to: path, label: "backup", followLinks: false, newFileMode: 0o600)
         prune(base: base, keeping: path)
         Failpoint.hit("after-backup")
         return path

@@ -3,7 +3,8 @@ import ProxySyncCore
 import Synchronization
 
 /// `<state_dir>/state.json`, written atomically. The holder of the state lock is its only writer, so the
-/// last state read or written is kept in memory and the file is read once.
+/// last state read or written is kept in memory and the file is read once. Neither read nor written through a
+/// symbolic link (README: Security model): a link at `state.json` is a damaged record, and a save replaces it.
 public final class JSONStateStore: StateStore, @unchecked Sendable {
     public let path: String
     private let cached = Mutex<SyncState?>(nil)
@@ -26,7 +27,8 @@ public final class JSONStateStore: StateStore, @unchecked Sendable {
     func read() -> SyncState? {
         let bytes: [UInt8]
         do {
-            guard let read = try Posix.readRegularFile(path, maxBytes: 1 << 20, what: "state file") else { return nil }
+            guard let read = try Posix.readRegularFile(path, maxBytes: 1 << 20, what: "state file", followLinks: false)
+            else { return nil }
             bytes = read
         } catch {
             var fresh = SyncState()
@@ -58,8 +60,8 @@ public final class JSONStateStore: StateStore, @unchecked Sendable {
     }
 
     public func save(_ state: SyncState) throws(StoreError) {
-        try Posix.makeDirectories(Posix.dirname(path), mode: 0o750)
-        try AtomicFile.write(Array(state.json.serialized().utf8) + [0x0A], to: path, label: "state")
+        try PathSafety.prepareStateDirectory(Posix.dirname(path))
+        try AtomicFile.write(Array(state.json.serialized().utf8) + [0x0A], to: path, label: "state", followLinks: false)
         cached.withLock { $0 = state }
     }
 }

@@ -33,12 +33,81 @@ public enum PathSafety {
         }
     }
 
+    /// What the state directory guards, for the messages.
+    static let stateFiles = "the lock, state.json and the backups"
+
+    /// Why `directory` (`[sync] state_dir`, or `<state_dir>/backups`) is not safe for the lock, `state.json` and
+    /// the backups, or nil. The output's rules hold for every directory from `/` down to it (README: Security model),
+    /// and the directory itself must be writable by root only, sticky or not: several files live in it, and one
+    /// that another user could create or swap there (a link at `lock` or `state.json`) would make root create or
+    /// replace a file anywhere. A link on the way counts only when root owns it and the directory it sits in. A
+    /// directory that does not exist yet is judged by the nearest one that does: root creates the rest.
+    public static func problem(forStateDirectory directory: String) -> String? {
+        var existing = directory
+        var firstMissing: String?
+        var info = stat()
+        while lstat(existing, &info) != 0 {
+            guard errno == ENOENT, existing != "/", existing != "." else { return nil }  // writing will say why
+            firstMissing = existing
+            existing = Posix.dirname(existing)
+        }
+        if let problem = linkProblem(onTheWayTo: existing) { return problem }
+        if let firstMissing {
+            return directoryProblem(existing, entry: firstMissing, guarding: stateFiles)
+        }
+        if let problem = directoryProblem(existing, entry: existing + "/lock", guarding: stateFiles) { return problem }
+        guard stat(existing, &info) == 0 else { return nil }  // a dangling link: opening the lock will say so
+        if (info.st_mode & S_IFMT) != S_IFDIR {
+            return "\(existing) is \(kind(info.st_mode)), not a directory"
+        }
+        if info.st_mode & 0o022 != 0 {
+            let mode = String(info.st_mode & 0o7777, radix: 8)
+            return
+                "\(existing) is writable by group or others (mode \(mode)): only root may be able to create or replace \(stateFiles) (chmod go-w \(existing))"
+        }
+        return nil
+    }
+
+    /// Creates `directory` (`mode`, owned by root) when it is missing, only when ``problem(forStateDirectory:)``
+    /// allows it, and checks it again once it exists (someone else may have made it first in a sticky directory).
+    public static func prepareStateDirectory(_ directory: String, mode: mode_t = 0o750) throws(StoreError) {
+        func refuse(_ problem: String) -> StoreError {
+            let advice = "or set [sync] state_dir to a directory only root can change"
+            return StoreError("refusing to use the state directory \(directory): \(problem); \(advice)")
+        }
+        if let problem = problem(forStateDirectory: directory) { throw refuse(problem) }
+        try Posix.makeDirectories(directory, mode: mode)
+        if let problem = problem(forStateDirectory: directory) { throw refuse(problem) }
+    }
+
+    /// A symbolic link among the components of `path` (as written) that someone other than root could change:
+    /// one not owned by root, or in a directory that is not root's only. (``directoryProblem(_:entry:guarding:)``
+    /// judges the directories a path resolves to, not the links that lead there.)
+    static func linkProblem(onTheWayTo path: String) -> String? {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") where part != "." {
+            current += "/" + part
+            var info = stat()
+            guard lstat(current, &info) == 0 else { return nil }
+            guard (info.st_mode & S_IFMT) == S_IFLNK else { continue }
+            if info.st_uid != 0 {
+                return "\(current) is a symbolic link owned by uid \(info.st_uid), not root: only a root-owned link is followed"
+            }
+            if let problem = directoryProblem(Posix.dirname(current), entry: current, guarding: stateFiles) {
+                return problem
+            }
+        }
+        return nil
+    }
+
     /// Every directory from `/` down to `directory` (after resolving links) must be owned by root and not
     /// writable by group or others — except a root-owned sticky directory (such as /tmp) whose next entry
     /// on the way is owned by root, which the kernel's protected_* rules make safe.
     ///
-    /// - Parameter entry: the file below `directory` (when it does not exist yet, root will create it).
-    static func directoryProblem(_ directory: String, entry: String) -> String? {
+    /// - Parameters:
+    ///   - entry: the file below `directory` (when it does not exist yet, root will create it).
+    ///   - guarding: what the directories hold, for the messages.
+    static func directoryProblem(_ directory: String, entry: String, guarding: String = "the managed file") -> String? {
         var real = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard realpath(directory, &real) != nil else { return nil }  // missing: writing will say so
         let path = String(cString: real)
@@ -53,7 +122,7 @@ public enum PathSafety {
             var info = stat()
             guard lstat(prefix, &info) == 0 else { return nil }
             if info.st_uid != 0 {
-                return "\(prefix) is owned by uid \(info.st_uid), not root: anyone who owns it can swap the managed file (chown root \(prefix))"
+                return "\(prefix) is owned by uid \(info.st_uid), not root: anyone who owns it can swap \(guarding) (chown root \(prefix))"
             }
             if info.st_mode & 0o022 != 0 {
                 let sticky = info.st_mode & S_ISVTX != 0
@@ -62,7 +131,7 @@ public enum PathSafety {
                 let nextOwnedByRoot = nextMissing || next.st_uid == 0
                 if !(sticky && nextOwnedByRoot) {
                     let mode = String(info.st_mode & 0o7777, radix: 8)
-                    return "\(prefix) is writable by group or others (mode \(mode)): only root may be able to change the directories above the managed file (chmod go-w \(prefix))"
+                    return "\(prefix) is writable by group or others (mode \(mode)): only root may be able to change the directories above \(guarding) (chmod go-w \(prefix))"
                 }
             }
         }

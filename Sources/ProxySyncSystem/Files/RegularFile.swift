@@ -14,8 +14,12 @@ extension Posix {
     /// The open never blocks (a FIFO would wait for a writer forever) and never makes a terminal ours; anything but a
     /// regular file (after symlinks) is refused, and so is a file larger than `maxBytes`, before any byte is read.
     ///
-    /// - Parameter what: what the file should be, for the messages ("config file").
-    static func readRegularFile(_ path: String, maxBytes: Int, what: String = "config file") throws(FileRefusal) -> [UInt8]? {
+    /// - Parameters:
+    ///   - what: what the file should be, for the messages ("config file").
+    ///   - followLinks: false for a file in the state directory: a symbolic link at `path` is refused, not followed.
+    static func readRegularFile(
+        _ path: String, maxBytes: Int, what: String = "config file", followLinks: Bool = true
+    ) throws(FileRefusal) -> [UInt8]? {
         func refuse(_ reason: String) -> FileRefusal { FileRefusal(path: path, reason: reason) }
         func unreadable(_ code: Int32) -> FileRefusal {
             switch code {
@@ -26,23 +30,26 @@ extension Posix {
         }
         let limit = maxBytes % (1 << 20) == 0 ? "\(maxBytes >> 20) MiB" : "\(maxBytes) bytes"
         let tooLarge = refuse("is larger than \(limit): not a \(what)")
+        let linkRefused = refuse("is a symbolic link, which is never followed here: not a \(what) (remove it)")
         func check(_ info: stat) throws(FileRefusal) {
+            if (info.st_mode & S_IFMT) == S_IFLNK { throw linkRefused }
             if let kind = kindName(info.st_mode) { throw refuse("is \(kind), not a \(what)") }
             if info.st_size > maxBytes { throw tooLarge }
         }
         // stat first, so that a device (a tape rewinds on open) or a FIFO is never opened; fstat again in case the
         // path changed in between.
         var info = stat()
-        guard stat(path, &info) == 0 else {
+        guard (followLinks ? stat(path, &info) : lstat(path, &info)) == 0 else {
             let code = errno
             if code == ENOENT { return nil }
             throw unreadable(code)
         }
         try check(info)
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (followLinks ? 0 : O_NOFOLLOW))
         if fd < 0 {
             let code = errno
             if code == ENOENT { return nil }
+            if code == ELOOP && !followLinks { throw linkRefused }
             throw unreadable(code)
         }
         defer { close(fd) }

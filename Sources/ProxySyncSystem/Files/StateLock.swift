@@ -18,16 +18,30 @@ public final class StateLock {
 
     private let fd: Int32
 
-    /// Takes the lock without waiting.
+    /// Takes the lock without waiting, in a state directory only root can change (created 0750 when missing,
+    /// only below such a directory: ``PathSafety/prepareStateDirectory(_:mode:)``). A symbolic link at `lock`
+    /// is refused, never followed; so is anything but a regular file there (a FIFO would block the open).
     public init(stateDir: String) throws(Failure) {
         do {
-            try Posix.makeDirectories(stateDir, mode: 0o750)
+            try PathSafety.prepareStateDirectory(stateDir)
         } catch {
             throw .unusable(error)
         }
         let path = stateDir + "/lock"
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .unusable(Posix.failure("open the lock file", path)) }
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0o600)
+        guard fd >= 0 else {
+            if errno == ELOOP {
+                let text = "refusing to open the lock \(path): it is a symbolic link, which is never followed"
+                throw .unusable(StoreError("\(text) (remove it: rm \(path))"))
+            }
+            throw .unusable(Posix.failure("open the lock file", path))
+        }
+        var info = stat()
+        if fstat(fd, &info) != 0 || (info.st_mode & S_IFMT) != S_IFREG {
+            close(fd)
+            let kind = Posix.kindName(info.st_mode) ?? "not a regular file"
+            throw .unusable(StoreError("refusing to use the lock \(path): it is \(kind), not a regular file (remove it)"))
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             close(fd)
@@ -46,7 +60,7 @@ public final class StateLock {
     /// starting daemon exit 8): the pid the holder wrote into it, believed only while that process holds a
     /// flock (`/proc/locks`). nil when nobody does, or when that cannot be seen.
     public static func holder(stateDir: String) -> (pid: Int32, command: [String])? {
-        guard let bytes = try? Posix.readRegularFile(stateDir + "/lock", maxBytes: 64, what: "lock file"),
+        guard let bytes = try? Posix.readRegularFile(stateDir + "/lock", maxBytes: 64, what: "lock file", followLinks: false),
             let pid = Int32(String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }), pid > 0,
             let locks = try? Posix.readRegularFile("/proc/locks", maxBytes: 16 << 20, what: "lock table")
         else { return nil }
