@@ -59,33 +59,15 @@ public enum ProxyDump {
         }
         let managed: Set<String> = [settings.output, Posix.resolveSymlinks(settings.output)]
         let shown = argv.joined(separator: " ")
-        var inventory: ProxyInventory?
-        var uncertainty: String?
-        var result: CommandResult
-        switch settings.kind {
-        case .nginx:
-            var reader = NginxDumpReader(managedPaths: managed)
-            result = CommandRunner.runBlocking(
-                argv, timeoutSeconds: settings.commandTimeoutSeconds, standardErrorToo: false
-            ) { reader.feed($0) }
-            if result.succeeded {
-                inventory = reader.finish()
-                uncertainty = reader.uncertainty
-            }
-        case .apache:
-            var reader = ApacheDumpReader(managedPaths: managed)
-            result = CommandRunner.runBlocking(
-                argv, timeoutSeconds: settings.commandTimeoutSeconds, standardErrorToo: false
-            ) { reader.feed($0) }
-            if result.succeeded {
-                inventory = reader.finish()
-                uncertainty = reader.uncertainty
-                if var found = inventory {
-                    found.apacheNames = true
-                    readApacheTLS(&found)
-                    inventory = found
-                }
-            }
+        let (result, read, uncertainty) =
+            settings.kind == .nginx
+            ? stream(argv, settings, into: NginxDumpReader(managedPaths: managed))
+            : stream(argv, settings, into: ApacheDumpReader(managedPaths: managed))
+        var inventory = read
+        if settings.kind == .apache, var found = inventory {
+            found.apacheNames = true
+            readApacheTLS(&found)
+            inventory = found
         }
         guard result.succeeded else {
             let test = CommandRunner.runBlocking(settings.testCommand, timeoutSeconds: settings.commandTimeoutSeconds)
@@ -100,6 +82,19 @@ public enum ProxyDump {
             )
         }
         return .read(inventory)
+    }
+
+    /// Runs the dump into `reader` as it arrives; the inventory only when the command succeeded.
+    static func stream<Reader: DumpReader>(_ argv: [String], _ settings: ProxySettings, into reader: Reader)
+        -> (CommandResult, ProxyInventory?, String?)
+    {
+        var reader = reader
+        let result = CommandRunner.runBlocking(argv, timeoutSeconds: settings.commandTimeoutSeconds, standardErrorToo: false) {
+            reader.feed($0)
+        }
+        guard result.succeeded else { return (result, nil, nil) }
+        let inventory = reader.finish()
+        return (result, inventory, reader.uncertainty)
     }
 
     /// Whether each vhost says `SSLEngine on`: each file named in the dump is read once.
