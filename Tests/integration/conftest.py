@@ -1,13 +1,16 @@
 """Real components for the integration tests: the built binary, a GoCD stand-in, a private NGINX/Apache."""
+import errno
 import http.client
 import json
 import os
 import re
 import signal
+import random
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -23,19 +26,58 @@ GENERATION_PATH = "/.well-known/gocd-proxy-sync/generation"
 GENERATION_RE = re.compile(rb"gocd-proxy-sync-generation=([0-9a-f]{16})")
 
 
+# Ports handed out by free_port, never handed out twice in one run (an old worker of an earlier nginx may still
+# hold one for a moment, and a test may still be asking it).
+_GIVEN_PORTS = set()
+
+
+def _ephemeral_range():
+    try:
+        low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on loopback now, below the kernel's ephemeral range: bind(0) and every outgoing connection
+    (the daemon's probes, curl, nginx's upstream connections) take their local port from that range, so a port
+    taken from it and closed again could be reused by one of them before the proxy binds it (seen in CI: "timed
+    out waiting for Nginx up"). Below it only an explicit bind can take it."""
+    low, _high = _ephemeral_range()
+    top = min(low, 32768) - 1
+    rng = random.Random(os.getpid() ^ time.time_ns())
+    for _ in range(2000):
+        port = rng.randint(10000, top)
+        if port in _GIVEN_PORTS:
+            continue
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        try:
+            with socket.socket(socket.AF_INET6) as s6:
+                s6.bind(("::1", port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                continue  # (a host without IPv6 on loopback says EADDRNOTAVAIL or EAFNOSUPPORT: fine)
+        _GIVEN_PORTS.add(port)
+        return port
+    raise AssertionError("no free port below the ephemeral range")
 
 
-def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+def wait_for(predicate, timeout=10.0, interval=0.05, what="condition", fail_fast=()):
+    """`predicate` until true; an exception of a `fail_fast` type ends the wait at once (a proxy that exited)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
             value = predicate()
             if value:
                 return value
+        except fail_fast:
+            raise
         except Exception:
             pass
         time.sleep(interval)
@@ -135,8 +177,20 @@ class PrivateProxy:
     alive_path = "/"
 
     def start(self):
-        self.proc = subprocess.Popen(self.base_args + self.foreground, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: http_get(self.status_port, self.alive_path)[0] == 200, what=f"{type(self).__name__} up")
+        # Its start-up errors go to a file (a pipe nobody reads could fill and stop the proxy later).
+        errors = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(self.base_args + self.foreground, stdout=subprocess.DEVNULL, stderr=errors)
+
+        def up():
+            if self.proc.poll() is not None:
+                errors.seek(0)
+                raise AssertionError(f"{type(self).__name__} exited with {self.proc.returncode} at start: "
+                                     f"{errors.read().decode(errors='replace')}")
+            try:
+                return http_get(self.status_port, self.alive_path)[0] == 200
+            except OSError:
+                return False
+        wait_for(up, what=f"{type(self).__name__} up", fail_fast=AssertionError)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -386,13 +440,15 @@ def websocket_upgrade(port, host, path="/go/console-websocket/pipeline/1/stage/1
     return data.decode(errors="replace")
 
 
-def proxied_setup(tmp_path, standin, proxy, certs, kind="nginx", extra_proxy=""):
+def proxied_setup(tmp_path, standin, proxy, certs, kind="nginx", extra_proxy="", test_wrapper=None):
     """A GoCD stand-in with an http site URL redirecting to an https one, a config pointing `proxy` (started
-    here) at it, and counting test/reload wrappers. Returns everything a test needs, by name."""
+    here) at it, and counting test/reload wrappers (`test_wrapper`, a script, runs the test inside the counting
+    one). Returns everything a test needs, by name."""
     http_port, https_port = free_port(), free_port()
     gocd = standin(token=TOKEN, site_url=f"http://gocd.test:{http_port}", secure_site_url=f"https://gocd.test:{https_port}")
     output = proxy.confd / "gocd.conf"
-    cfg, counts = write_config(tmp_path, gocd.base, kind=kind, output=output, test_command=proxy.test_command,
+    test_command = ([str(test_wrapper)] if test_wrapper else []) + proxy.test_command
+    cfg, counts = write_config(tmp_path, gocd.base, kind=kind, output=output, test_command=test_command,
                                reload_command=proxy.reload_command, certs=certs, extra_proxy=extra_proxy)
     proxy.start()
     return {"gocd": gocd, kind: proxy, "output": output, "cfg": cfg, "counts": counts, "http_port": http_port,
