@@ -24,6 +24,11 @@ final class TimedProxyControl: ProxyControl, @unchecked Sendable {
     init(_ inner: CommandProxyControl) { self.inner = inner }
     func test() async -> CommandResult { await timed { await inner.test() } }
     func reload() async -> CommandResult { await timed { await inner.reload() } }
+    func testStaged(_ bytes: [UInt8]) async -> StagedTest {
+        let start = Monotonic.seconds()
+        defer { commandSeconds += Monotonic.seconds() - start }
+        return await inner.testStaged(bytes)
+    }
     func timed(_ body: () async -> CommandResult) async -> CommandResult {
         let start = Monotonic.seconds()
         let result = await body()
@@ -87,7 +92,7 @@ switch arguments[1] {
 case "unchanged":
     let (source, client, _) = try bootstrap.makeSource()
     let engine = bootstrap.makeEngine(
-        source: source, proxy: CommandProxyControl(settings: bootstrap.settings.proxy), logger: logger)
+        source: source, proxy: CommandProxyControl(settings: bootstrap.settings.proxy, stateDirectory: bootstrap.settings.sync.stateDir), logger: logger)
     // One warm-up cycle applies the file; the measured cycles then find nothing to change.
     let first = await engine.runCycle(dryRun: false, now: WallClock.now())
     let before = client.traffic
@@ -111,7 +116,7 @@ case "unchanged":
 case "apply":
     // Both plans are covered by the bench certificate (CN gocd.bench), so every change is applied for real:
     // pre-flight, write, nginx -t, reload, confirmation and the end-to-end request.
-    let proxy = TimedProxyControl(CommandProxyControl(settings: bootstrap.settings.proxy))
+    let proxy = TimedProxyControl(CommandProxyControl(settings: bootstrap.settings.proxy, stateDirectory: bootstrap.settings.sync.stateDir))
     let source = AlternatingSource(
         SiteURLs(siteURL: "http://gocd.bench:18080", secureSiteURL: "https://gocd.bench:18443"),
         SiteURLs(siteURL: "http://gocd.bench:18080", secureSiteURL: "https://gocd.bench:18444"))

@@ -35,23 +35,38 @@ struct SyncEngineTests {
                     diff:
                         "added http listener gocd.example.com:80 (redirect to https://gocd.example.com); added https listener gocd.example.com:443 (proxy)"
                 ))
-        #expect(proxy.calls == ["test", "reload"])
+        #expect(proxy.calls == ["test-staged", "reload"], "tested before it is live; not tested again at the live path")
         #expect(store.text?.hasPrefix(Renderers.headerLine) == true)
         #expect(state.state.lastAppliedSecureSiteURL == "https://gocd.example.com")
         #expect(state.state.applyInProgress == nil)
         let installs = store.installs
         #expect(await engine.runCycle(dryRun: false, now: now) == .unchanged)
-        #expect(proxy.calls == ["test", "reload"])
+        #expect(proxy.calls == ["test-staged", "reload"])
         #expect(store.installs == installs)
     }
 
-    @Test func failingTestRestoresAndIsExit5() async {
+    @Test func aFileThatFailsTheStagedTestNeverReachesTheLivePathAndIsExit5() async {
+        let (engine, source, store, proxy, state) = make(urls, testPasses: { !($0?.contains("8443") ?? false) })
+        _ = await engine.runCycle(dryRun: false, now: now)
+        let before = store.text
+        let installs = store.installs
+        source.set(.success(SiteURLs(siteURL: "", secureSiteURL: "https://gocd.example.com:8443")))
+        let outcome = await engine.runCycle(dryRun: false, now: now)
+        #expect(outcome == .testFailed(output: "nginx: [emerg] test says no"))
+        #expect(outcome.exitCode == 5)
+        #expect(store.text == before)
+        #expect(store.installs == installs, "neither the new file nor a restore was written")
+        #expect(proxy.calls == ["test-staged", "reload", "test-staged", "test"], "then the live file is tested: exit 5, not 9")
+        #expect(state.state.applyInProgress == nil)
+    }
+
+    @Test func withoutAStagedTestTheFileIsTestedAtTheLivePathAndRestored() async {
         let (engine, source, store, proxy, _) = make(urls, testPasses: { !($0?.contains("8443") ?? false) })
+        proxy.stagingAvailable = false
         _ = await engine.runCycle(dryRun: false, now: now)
         let before = store.text
         source.set(.success(SiteURLs(siteURL: "", secureSiteURL: "https://gocd.example.com:8443")))
         let outcome = await engine.runCycle(dryRun: false, now: now)
-        #expect(outcome == .testFailed(output: "nginx: [emerg] test says no"))
         #expect(outcome.exitCode == 5)
         #expect(store.text == before)
         #expect(proxy.calls == ["test", "reload", "test", "test"])
@@ -62,7 +77,7 @@ struct SyncEngineTests {
         let outcome = await engine.runCycle(dryRun: false, now: now)
         #expect(outcome.exitCode == 9)
         #expect(store.text == "# old\n")
-        #expect(proxy.calls == ["test", "test"])
+        #expect(proxy.calls == ["test-staged", "test"])
     }
 
     @Test func noPreviousFileIsRemovedOnFailure() async {
@@ -80,7 +95,7 @@ struct SyncEngineTests {
         proxy.reloadPasses = true
         #expect(await engine.runCycle(dryRun: false, now: now).exitCode == 0)
         #expect(!state.state.reloadOwed)
-        #expect(proxy.calls == ["test", "reload", "reload", "reload"])
+        #expect(proxy.calls == ["test-staged", "reload", "reload", "reload"])
         #expect(await engine.runCycle(dryRun: false, now: now) == .unchanged)
     }
 
@@ -89,7 +104,7 @@ struct SyncEngineTests {
         store.failWrites = true
         #expect(await engine.runCycle(dryRun: false, now: now).exitCode == 7)
         #expect(store.text == "# old\n")
-        #expect(proxy.calls.isEmpty)
+        #expect(proxy.calls == ["test-staged"], "tested, then the write failed: nothing reloaded")
         #expect(state.state.applyInProgress == nil)
     }
 
@@ -193,7 +208,7 @@ struct SyncEngineTests {
         #expect(outcome.exitCode == 10)
         #expect(what.contains("the previous generation"))
         #expect(store.text == before, "the previous bytes are back")
-        #expect(proxy.calls == ["test", "reload", "test", "reload", "reload"], "apply, then the restore is reloaded")
+        #expect(proxy.calls == ["test-staged", "reload", "test-staged", "reload", "reload"], "apply, then the restore is reloaded")
         #expect(state.state.serving == true, "the restored file is served")
         #expect(state.state.lastAppliedSecureSiteURL == "https://gocd.example.com", "the refused plan is not recorded")
     }

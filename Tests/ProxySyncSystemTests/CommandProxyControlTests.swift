@@ -18,14 +18,14 @@ struct CommandProxyControlTests {
 
     @Test func aConflictingServerNameWarningIsAFailedTest() async throws {
         let warning = "nginx: [warn] conflicting server name intranet.example on 0.0.0.0:80, ignored"
-        let control = CommandProxyControl(settings: try settings(test: ["sh", "-c", "echo \(warning) >&2; exit 0"]))
+        let control = CommandProxyControl(settings: try settings(test: ["sh", "-c", "echo \(warning) >&2; exit 0"]), stateDirectory: nil)
         let result = await control.test()
         #expect(!result.succeeded)
         #expect(result.output.contains("conflicting server name"))
     }
 
     @Test func aCleanTestPasses() async throws {
-        let control = CommandProxyControl(settings: try settings(test: ["sh", "-c", "echo syntax is ok >&2"]))
+        let control = CommandProxyControl(settings: try settings(test: ["sh", "-c", "echo syntax is ok >&2"]), stateDirectory: nil)
         #expect(await control.test().succeeded)
     }
 }

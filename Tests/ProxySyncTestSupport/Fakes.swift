@@ -65,6 +65,17 @@ public final class ScriptedProxyControl: ProxyControl, @unchecked Sendable {
         return CommandResult(argv: ["nginx", "-t"], exitStatus: ok ? 0 : 1, output: ok ? "" : "nginx: [emerg] test says no")
     }
 
+    /// False: a staged test cannot be made here (the engine then tests at the live path).
+    public var stagingAvailable = true
+
+    public func testStaged(_ bytes: [UInt8]) async -> StagedTest {
+        guard stagingAvailable else { return .unavailable("no mount namespace here") }
+        calls.append("test-staged")
+        let ok = testPasses(String(decoding: bytes, as: UTF8.self))
+        return .tested(
+            CommandResult(argv: ["nginx", "-t"], exitStatus: ok ? 0 : 1, output: ok ? "" : "nginx: [emerg] test says no"))
+    }
+
     public func reload() async -> CommandResult {
         calls.append("reload")
         if reloadPasses { serving?.reloaded() }

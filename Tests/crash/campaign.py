@@ -6,7 +6,7 @@ GOCD_PROXY_SYNC_FAILPOINT=name:kill[:N] kills `gocd-proxy-sync once` with SIGKIL
 point, so even the short steps (a rename, a directory fsync) are reached every time. Three scenarios:
 
   apply       a normal change: the test passes, reload, confirmed           (recovery exits 0)
-  test-fails  the config test refuses the new file: restore path            (recovery exits 5)
+  test-fails  the config test refuses the staged file: never installed     (recovery exits 5)
   not-served  the reload changes nothing: not_serving, restore, reload, confirm (recovery exits 10)
 
 For every point of a scenario, CRASH_REPS times: put the old file in place, change the site URL in the
@@ -56,27 +56,30 @@ HOST = "gocd.test"
 WRITE_STEPS = ["after-temp-write", "after-fsync", "after-rename", "after-dir-fsync"]
 
 
-def points(nth_state_apply, *middle):
-    """before/after backup, the apply-in-progress state write, the install, then `middle`, then the final
-    state write. Each point is (name, nth, short): short ones run in `--short` too."""
-    out = [("before-backup", 1, False), ("after-backup", 1, True)]
-    out += [(f"state-{s}", nth_state_apply, s == "after-rename") for s in WRITE_STEPS]
-    out += [(f"output-{s}", 1, True) for s in WRITE_STEPS]
+def points(tested, *middle, install=True):
+    """before/after backup, the config test of the staged file (`tested`: it runs before anything is at the live
+    path), the apply-in-progress state write and the install (when the test passed), then `middle`, then the
+    final state write. Each point is (name, nth, short): short ones run in `--short` too."""
+    out = [("before-backup", 1, False), ("after-backup", 1, True), *tested]
+    if install:
+        out += [(f"state-{s}", 1, s == "after-rename") for s in WRITE_STEPS]
+        out += [(f"output-{s}", 1, True) for s in WRITE_STEPS]
     out += list(middle)
-    out += [(f"state-{s}", 2, s in ("after-temp-write", "after-rename")) for s in WRITE_STEPS]
+    final = 2 if install else 1
+    out += [(f"state-{s}", final, s in ("after-temp-write", "after-rename")) for s in WRITE_STEPS]
     return out
 
 
 SCENARIOS = {
-    # test passes → reload → confirm → state
+    # staged test passes → state → install → reload → confirm → state
     "apply": dict(expect=0, ends="new", points=points(
-        1, ("after-test", 1, True), ("after-reload", 1, True), ("after-confirm", 1, True))),
-    # test fails → restore (the second install) → test again → state
+        [("after-test", 1, True)], ("after-reload", 1, True), ("after-confirm", 1, True))),
+    # staged test fails (nothing reaches the live path) → the live file is tested again → state
     "test-fails": dict(expect=5, ends="old", points=points(
-        1, ("after-test", 1, True), *[(f"output-{s}", 2, True) for s in WRITE_STEPS], ("after-test", 2, True))),
-    # test passes → reload (changes nothing) → confirm fails → restore → reload → confirm → state
+        [("after-test", 1, True), ("after-test", 2, True)], install=False)),
+    # staged test passes → install → reload (changes nothing) → confirm fails → restore → reload → confirm → state
     "not-served": dict(expect=10, ends="old", points=points(
-        1, ("after-test", 1, False), ("after-reload", 1, False), ("after-confirm", 1, True),
+        [("after-test", 1, False)], ("after-reload", 1, False), ("after-confirm", 1, True),
         *[(f"output-{s}", 2, s == "after-rename") for s in WRITE_STEPS], ("after-reload", 2, True),
         ("after-confirm", 2, True))),
 }

@@ -102,10 +102,11 @@ def test_hostile_site_url_is_rejected_and_file_kept(setup, hostile):
     assert wait_for(lambda: http_get(s["https_port"], "/go", host="gocd.test", https=True)[0] == 200, what="still served")
 
 
-def test_change_nginx_rejects_is_rolled_back(setup, tmp_path):
+def test_change_nginx_rejects_never_reaches_the_live_path(setup, tmp_path):
     s = setup
     assert once(s).returncode == 0
     before = s["output"].read_bytes()
+    live = os.stat(s["output"])
     # An https upstream whose CA bundle is garbage: only nginx reads that file (a bad tls_certificate is
     # refused earlier, by the pre-flight: test_served.py).
     bad = tmp_path / "bad.pem"
@@ -116,9 +117,11 @@ def test_change_nginx_rejects_is_rolled_back(setup, tmp_path):
     s["gocd"].control(secure_site_url=f"https://gocd.test:{free_port()}")
     r = once(s)
     assert r.returncode == 5, r.stderr
-    assert "test_failed" in r.stderr and "rolled_back" in r.stderr
+    assert "test_failed" in r.stderr and "never installed" in r.stderr
     assert "bad.pem" in r.stderr, "the log carries nginx's own words"
     assert s["output"].read_bytes() == before
+    after = os.stat(s["output"])
+    assert (after.st_ino, after.st_mtime_ns) == (live.st_ino, live.st_mtime_ns), "the live file was never replaced"
     assert invocations(s["counts"])[-2:] == ["test", "test"], "never reloaded"
     assert wait_for(lambda: http_get(s["https_port"], "/go", host="gocd.test", https=True)[0] == 200, what="still served")
     assert not [p for p in s["nginx"].confd.iterdir() if p.name != "gocd.conf"], "no temp or backup in the include dir"
@@ -296,7 +299,9 @@ def test_full_disk_is_exit_7_and_keeps_previous(setup, tmp_path):
         assert "write_failed" in r.stderr and "No space left on device" in r.stderr and "disk is full" in r.stderr
         assert output.read_text() == "# the previous file\n"
         assert [p.name for p in disk.iterdir() if p.name.startswith(".")] == [], "no temporary file left behind"
-        assert invocations(s["counts"]) == [], "nothing tested or reloaded"
+        # The new file was tested staged (written in the state directory, on another file system), then could
+        # not be written beside the output: nothing reloaded.
+        assert invocations(s["counts"]) == ["test"], "tested before it is live, never reloaded"
     finally:
         subprocess.run(["umount", str(disk)], check=True)
 

@@ -298,6 +298,8 @@ def test_unit_runs_under_real_systemd(container):
     wait_for(lambda: "confirmed_after_ms=" in journal(c) or "CONFIRMED_AFTER_MS" in journal(c, "-o", "json"),
              what="a confirmed reload in the journal")
     assert "not_serving" not in journal(c)
+    # Each new file was tested before it was live: the unit allows the test's own mount namespace.
+    assert "cannot be tested before it is live" not in journal(c), journal(c)
     # systemctl reload re-reads the config.
     assert c.sh("systemctl reload gocd-proxy-sync").returncode == 0
     wait_for(lambda: "config_reloaded" in journal(c, "-o", "json"), what="config_reloaded")
@@ -363,6 +365,7 @@ def test_unit_applies_apache_config_under_real_systemd(container):
     redirect = c.sh("curl -s -o /dev/null -w '%{redirect_url}' --resolve gocd.test:8080:127.0.0.1 http://gocd.test:8080/go/x")
     assert redirect.stdout == "https://gocd.test:8443/go/x"
     assert "test_failed" not in journal(c, "-o", "json")
+    assert "cannot be tested before it is live" not in journal(c), journal(c)
     assert c.sh("systemctl stop gocd-proxy-sync").returncode == 0
 
 
@@ -542,9 +545,14 @@ def test_first_apply_on_443_with_the_port_80_redirect_beside_the_stock_default_s
     answer = wait_until_served(c, served, f"GoCD's stand-in served through {kind} on https://{STOCK_NAME}/")
     assert answer["headers"]["X-Forwarded-Proto"] == "https", answer
     assert answer["headers"]["Host"] in (STOCK_NAME, f"{STOCK_NAME}:443"), answer
-    redirect = c.sh(f"curl -s -o /dev/null -w '%{{http_code}} %{{redirect_url}}' --resolve {STOCK_NAME}:80:127.0.0.1 "
-                    f"http://{STOCK_NAME}/go/x").stdout
-    assert redirect == f"301 https://{STOCK_NAME}/go/x", redirect + "\n" + events(c)
+    # Port 80 was the default site's before: nginx's workers of the previous configuration close their listening
+    # sockets as they shut down after the reload: a request right after the confirmation could still reach one
+    # (seen in 2 of 8 runs here: the default site's 404). The reload was confirmed by the new configuration's answer;
+    # what a client sees settles once the old workers have let go.
+    def redirected():
+        return c.sh(f"curl -s -o /dev/null -w '%{{http_code}} %{{redirect_url}}' --resolve {STOCK_NAME}:80:127.0.0.1 "
+                    f"http://{STOCK_NAME}/go/x").stdout == f"301 https://{STOCK_NAME}/go/x"
+    wait_or_fail(c, redirected, f"the port-80 redirect to https://{STOCK_NAME}/", timeout=10)
     assert_applied_cleanly(c)
     assert_default_site_untouched(c, kind)
 

@@ -66,4 +66,14 @@ final class EngineMemory: Sendable {
             return true
         }
     }
+
+    private let stagingWarned = Mutex<Bool>(false)
+
+    /// True the first time in a process that a staged config test could not be run (one warning, not one per apply).
+    func firstStagingWarning() -> Bool {
+        stagingWarned.withLock { warned in
+            defer { warned = true }
+            return !warned
+        }
+    }
 }

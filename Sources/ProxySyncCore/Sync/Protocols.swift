@@ -55,8 +55,21 @@ public struct CommandResult: Equatable, Sendable {
 
 /// The proxy's own config test and reload.
 public protocol ProxyControl: Sendable {
+    /// The config test over what is at the live path now.
     func test() async -> CommandResult
+    /// The config test with `bytes` standing at the output's path in a view of the file system private to the
+    /// test (README: Tested before it is live); the live path keeps its bytes for everyone else.
+    func testStaged(_ bytes: [UInt8]) async -> StagedTest
     func reload() async -> CommandResult
+}
+
+/// What a staged config test found.
+public enum StagedTest: Equatable, Sendable {
+    /// The test ran over the staged bytes; its result.
+    case tested(CommandResult)
+    /// No private view could be made here (no mount namespace allowed, say): why, in words. The caller then
+    /// tests at the live path, the way of section 5.
+    case unavailable(String)
 }
 
 /// The state file.

@@ -309,6 +309,28 @@ public struct SyncEngine: Sendable {
         var backupPath: String?
         do {
             if let previous { backupPath = try store.backup(previous) }
+        } catch {
+            log(.error, "cannot write the new file; the previous file is intact", .writeFailed, ["error": "\(error)"])
+            return .writeFailed("\(error)")
+        }
+        // Tested before it is live (README): the test sees the new bytes at the output's path in a view of its
+        // own, while the live path keeps the previous bytes for any other reload (a certbot hook, logrotate).
+        var tested = false
+        switch await proxy.testStaged(bytes) {
+        case .tested(let test):
+            if !test.succeeded {
+                return await testFailed(test, restored: "never installed: the previous file stayed in place")
+            }
+            tested = true
+        case .unavailable(let why):
+            if memory.firstStagingWarning() {
+                log(
+                    .warning,
+                    "the new file cannot be tested before it is live here, so it is tested at the live path (as before 5f); grant the unit a private mount namespace to close that window",
+                    .applied, ["why": "\(why)"])
+            }
+        }
+        do {
             current.applyInProgress = SyncState.ApplyInProgress(backupPath: backupPath, startedAt: now.iso8601)
             try state.save(current)
             try store.install(bytes)
@@ -321,25 +343,13 @@ public struct SyncEngine: Sendable {
         if reason == "adopt", let backupPath {
             log(.notice, "adopted a hand-written file; the original was saved", .applied, ["backup": "\(backupPath)"])
         }
-        let test = await proxy.test()
-        if !test.succeeded {
-            let restored = restore(previous, backupPath: backupPath, state: &current)
-            current.applyInProgress = nil
-            let again = await proxy.test()
-            let output = test.output.isEmpty ? test.summary : test.output
-            if !again.succeeded {
-                log(
-                    .critical,
-                    "the proxy's config test was already failing before this change; the previous file was restored: fix the proxy configuration",
-                    .proxyBroken,
-                    ["test": "\(test.summary)", "output": "\(output)"])
-                return .proxyBroken(output: output)
+        if !tested {
+            let test = await proxy.test()
+            if !test.succeeded {
+                let restored = restore(previous, backupPath: backupPath, state: &current)
+                current.applyInProgress = nil
+                return await testFailed(test, restored: restored)
             }
-            let hint = await serving.diagnose(testOutput: output) ?? ModuleHint.hint(for: output, kind: settings.proxy.kind)
-            log(
-                .error, "the proxy's config test failed on the new file; the previous file was restored", .testFailed,
-                ["test": "\(test.summary)", "output": "\(output)", "hint": "\(hint)", "restored": "\(restored)"])
-            return .testFailed(output: output)
         }
         for warning in plan.warnings { log(.warning, "\(warning)", .applied) }
         log(
@@ -390,6 +400,26 @@ public struct SyncEngine: Sendable {
         rememberApplied(plan, in: &current, now: now)
         for notice in await serving.endToEnd(plan, generation: Generation.of(text)) { log(notice) }
         return .applied(reason: reason, diff: diff)
+    }
+
+    /// A new file failed the config test and is not live (never installed, or put back): the test is run once
+    /// more over what is live, to tell a change at fault (exit 5) from a proxy configuration already broken (9).
+    func testFailed(_ test: CommandResult, restored: String) async -> CycleOutcome {
+        let again = await proxy.test()
+        let output = test.output.isEmpty ? test.summary : test.output
+        if !again.succeeded {
+            log(
+                .critical,
+                "the proxy's config test was already failing before this change; the previous file is in place: fix the proxy configuration",
+                .proxyBroken,
+                ["test": "\(test.summary)", "output": "\(output)"])
+            return .proxyBroken(output: output)
+        }
+        let hint = await serving.diagnose(testOutput: output) ?? ModuleHint.hint(for: output, kind: settings.proxy.kind)
+        log(
+            .error, "the proxy's config test failed on the new file; the previous file is in place", .testFailed,
+            ["test": "\(test.summary)", "output": "\(output)", "hint": "\(hint)", "restored": "\(restored)"])
+        return .testFailed(output: output)
     }
 
     func rememberApplied(_ plan: ProxyPlan, in current: inout SyncState, now: Timestamp) {

@@ -169,16 +169,37 @@ public enum CommandRunner {
 /// The proxy's test and reload commands, from the settings.
 public struct CommandProxyControl: ProxyControl {
     let settings: ProxySettings
+    /// Where a staged test keeps the new file (`<state_dir>`); nil: no staged test.
+    let stateDirectory: String?
 
-    public init(settings: ProxySettings) {
+    public init(settings: ProxySettings, stateDirectory: String?) {
         self.settings = settings
+        self.stateDirectory = stateDirectory
     }
 
     public func test() async -> CommandResult {
-        var result = await CommandRunner.run(settings.testCommand, timeoutSeconds: settings.commandTimeoutSeconds)
+        let result = await CommandRunner.run(settings.testCommand, timeoutSeconds: settings.commandTimeoutSeconds)
         Failpoint.hit("after-test")
-        // NGINX ignores the second server block that claims a name on the same address and port, and only warns:
-        // for this program that is a failed test (README: Security model), since another site's traffic would be at stake.
+        return Self.counted(result)
+    }
+
+    public func testStaged(_ bytes: [UInt8]) async -> StagedTest {
+        guard let stateDirectory else { return .unavailable("no state directory to stage the file in") }
+        let settings = settings
+        let outcome = await Blocking.run {
+            StagedConfigTest.run(
+                bytes, output: settings.output, stateDirectory: stateDirectory, testCommand: settings.testCommand,
+                timeoutSeconds: settings.commandTimeoutSeconds)
+        }
+        Failpoint.hit("after-test")
+        guard case .tested(let result) = outcome else { return outcome }
+        return .tested(Self.counted(result))
+    }
+
+    /// NGINX ignores the second server block that claims a name on the same address and port, and only warns:
+    /// for this program that is a failed test (README: Security model), since another site's traffic would be at stake.
+    static func counted(_ result: CommandResult) -> CommandResult {
+        var result = result
         if result.succeeded, result.output.contains("conflicting server name") {
             result.exitStatus = 1
             result.output += "\n(gocd-proxy-sync: a conflicting server name counts as a failed test)"

@@ -114,7 +114,7 @@ public struct Bootstrap: Sendable {
 
     public func makeEngine(logger: Logger) throws(ConfigError) -> SyncEngine {
         let (source, _, _) = try makeSource()
-        return makeEngine(source: source, proxy: CommandProxyControl(settings: settings.proxy), logger: logger)
+        return makeEngine(source: source, proxy: CommandProxyControl(settings: settings.proxy, stateDirectory: settings.sync.stateDir), logger: logger)
     }
 
     /// The engine with the real store and state, and the given source and proxy control.
