@@ -2,6 +2,7 @@
 #define GOCD_PROXY_SYNC_CCURL_SHIM_H
 
 #include <curl/curl.h>
+#include <string.h>
 
 /* Typed wrappers: Swift cannot call C variadic functions such as curl_easy_setopt. */
 
@@ -50,6 +51,20 @@ static inline CURLcode gps_getinfo_long(CURL *handle, CURLINFO info, long *value
 
 static inline CURLcode gps_getinfo_string(CURL *handle, CURLINFO info, char **value) {
     return curl_easy_getinfo(handle, info, value);
+}
+
+/* The PEM text of the certificate at `index` of the chain the server presented on this transfer's connection (0: the
+   leaf), from its "Cert:" entry of CURLINFO_CERTINFO (needs CURLOPT_CERTINFO = 1 before the transfer; libcurl fills
+   it when it makes a new connection, with the OpenSSL backend and those that use its own ASN.1 reader alike);
+   NULL when there is none. Not owned: valid until the next transfer on `handle` or its cleanup. */
+static inline const char *gps_certinfo_pem(CURL *handle, int index) {
+    struct curl_certinfo *info = NULL;
+    if (curl_easy_getinfo(handle, CURLINFO_CERTINFO, &info) != CURLE_OK || info == NULL) return NULL;
+    if (index < 0 || index >= info->num_of_certs || info->certinfo == NULL) return NULL;
+    for (struct curl_slist *entry = info->certinfo[index]; entry != NULL; entry = entry->next) {
+        if (entry->data != NULL && strncmp(entry->data, "Cert:", 5) == 0) return entry->data + 5;
+    }
+    return NULL;
 }
 
 #endif

@@ -50,6 +50,20 @@ final class CertificateFixture {
     }
 
     func load(_ name: String) throws -> LoadedCertificate { try LoadedCertificate(path: path("\(name).pem")) }
+
+    /// The text of the file `name` in the directory; nil when it cannot be read.
+    func text(_ name: String) -> String? {
+        guard let file = fopen(path(name), "r") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, file)
+            if count == 0 { break }
+            bytes += buffer[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
 }
 
 func now() -> Int64 {
@@ -237,6 +251,22 @@ struct CertificateInspectorTests {
         let certificate = try LoadedCertificate(path: fixture.path("live/fullchain.pem"))
         #expect(certificate.names == ["gocd.example.com"])
         #expect(try certificate.matchesKey(at: fixture.path("live/fullchain.pem")))
+    }
+
+    @Test func fingerprintIsTheSHA256OfTheFirstCertificatesDER() throws {
+        let fixture = try CertificateFixture()
+        try fixture.certificate("leaf", altNames: "DNS:gocd.example.com")
+        try fixture.certificate("ca", subject: "/CN=Example CA")
+        try #require(fixture.shell("cat leaf.pem ca.pem > fullchain.pem"))
+        try #require(
+            fixture.shell("openssl x509 -in leaf.pem -outform der | openssl dgst -sha256 -r | cut -c1-64 > leaf.sha256"))
+        let expected = try #require(fixture.text("leaf.sha256"))
+        let loaded = try LoadedCertificate(path: fixture.path("fullchain.pem"))
+        #expect(loaded.fingerprint.hex == String(expected.prefix(64)).uppercased())
+        #expect(loaded.fingerprint != (try fixture.load("ca")).fingerprint)
+        let pem = try #require(fixture.text("fullchain.pem"))
+        #expect(CertificateFingerprint.ofFirstCertificate(pem: pem) == loaded.fingerprint, "the leaf of a chain")
+        #expect(CertificateFingerprint.ofFirstCertificate(pem: "not a certificate") == nil)
     }
 
     @Test func missingFileNamesThePath() throws {

@@ -40,4 +40,69 @@ struct ConfirmationJudgeTests {
         let fromAFile = LiveServingCheck.judge(answer(200, body), listener: proxying, generation: "00000000000000aa", markerStatus: 404)
         #expect(fromAFile?.contains("not the proxy's own answer") == true)
     }
+    // The leaf an HTTPS listener presents (README: Only what is served counts; A renewed certificate is served).
+
+    let configured = CertificateFingerprint(bytes: Array(repeating: 0xCD, count: 32))
+    let older = CertificateFingerprint(bytes: Array(repeating: 0xAB, count: 32))
+    var expected: ExpectedCertificate { .leaf(configured, file: "/etc/ssl/gocd/fullchain.pem") }
+    let marker = "gocd-proxy-sync-generation=00000000000000aa\n"
+
+    func tls(_ status: Int, _ body: String, presented: CertificateFingerprint?) -> Result<ListenerProbe.Answer, ProbeFailure> {
+        .success(ListenerProbe.Answer(status: status, location: nil, body: body, presentedCertificate: presented))
+    }
+
+    @Test func theConfiguredLeafPresentedCounts() {
+        let answer = tls(200, marker, presented: configured)
+        #expect(LiveServingCheck.judge(answer, listener: proxying, generation: "00000000000000aa", certificate: expected) == nil)
+    }
+
+    @Test func anotherCertificateIsAMissThatNamesBoth() throws {
+        let answer = tls(200, marker, presented: older)
+        let miss = try #require(
+            LiveServingCheck.judge(answer, listener: proxying, generation: "00000000000000aa", certificate: expected))
+        #expect(miss.contains("a certificate other than tls_certificate's /etc/ssl/gocd/fullchain.pem"), "\(miss)")
+        #expect(miss.contains("presented sha256 ABABABABABABABAB…") && miss.contains("expected CDCDCDCDCDCDCDCD…"), "\(miss)")
+        #expect(miss.contains("older or another certificate"))
+        #expect(!miss.contains("previous"), "the generation was right: only the certificate is named")
+    }
+
+    @Test func aPresentedCertificateThatCouldNotBeReadIsAMiss() throws {
+        let answer = tls(200, marker, presented: nil)
+        let miss = try #require(
+            LiveServingCheck.judge(answer, listener: proxying, generation: "00000000000000aa", certificate: expected))
+        #expect(miss.contains("without a certificate the probe could read"), "\(miss)")
+    }
+
+    @Test func aConfiguredFileThatCannotBeReadIsAMiss() throws {
+        let answer = tls(200, marker, presented: configured)
+        let miss = try #require(
+            LiveServingCheck.judge(
+                answer, listener: proxying, generation: "00000000000000aa",
+                certificate: .unreadable("tls_certificate: cannot read certificate /x.pem: No such file or directory")))
+        #expect(miss.contains("/x.pem"), "\(miss)")
+    }
+
+    @Test func theWrongGenerationAndTheWrongCertificateAreBothSaid() throws {
+        let answer = tls(200, "gocd-proxy-sync-generation=00000000000000bb\n", presented: older)
+        let miss = try #require(
+            LiveServingCheck.judge(answer, listener: proxying, generation: "00000000000000aa", certificate: expected))
+        #expect(miss.contains("previous generation") && miss.contains("a certificate other than tls_certificate's"), "\(miss)")
+    }
+
+    @Test func httpListenersAndUnconfiguredCertificatesAreNotJudgedByCertificate() {
+        // An http listener has no certificate to present.
+        let right = answer(301, location: "https://gocd.test:8443/.well-known/gocd-proxy-sync/generation")
+        #expect(LiveServingCheck.judge(right, listener: redirect, generation: "00000000000000aa", certificate: expected) == nil)
+        // No certificate configured: what was presented (here: nothing read) does not matter.
+        #expect(LiveServingCheck.judge(tls(200, marker, presented: nil), listener: proxying, generation: "00000000000000aa") == nil)
+        // An HTTPS redirect listener is judged by its certificate too.
+        let secureRedirect = Listener(
+            scheme: .https, port: 8443, serverName: "old.gocd.test", action: .redirect(to: "https://gocd.test:8443"))
+        let redirected = ListenerProbe.Answer(
+            status: 301, location: "https://gocd.test:8443/.well-known/gocd-proxy-sync/generation", body: "",
+            presentedCertificate: older)
+        #expect(
+            LiveServingCheck.judge(.success(redirected), listener: secureRedirect, generation: "00000000000000aa", certificate: expected)?
+                .contains("other than tls_certificate's") == true)
+    }
 }

@@ -422,3 +422,128 @@ def test_a_local_user_who_binds_the_new_port_first_cannot_answer_for_the_proxy(k
     finally:
         squatter.kill()
         squatter.wait()
+
+
+def presented_leaf(port, name):
+    """The SHA-256 (upper-case hex) of the leaf certificate served on 127.0.0.1:port for SNI `name`."""
+    import hashlib
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname=name) as tls:
+            return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest().upper()
+
+
+def leaf_of(pem_path):
+    """The SHA-256 (upper-case hex) of the DER of the first certificate in a PEM file."""
+    der = subprocess.run(["openssl", "x509", "-in", pem_path, "-outform", "der"], check=True, capture_output=True).stdout
+    import hashlib
+    return hashlib.sha256(der).hexdigest().upper()
+
+
+def renewable(s, certs, tmp_path):
+    """The setup's certificate as a file of its own (live.pem, as certbot's live/ link), applied and served; and a
+    renewed certificate for the same names and key. Returns (live path, renewed path)."""
+    live = tmp_path / "live.pem"
+    live.write_bytes(open(certs["cert"], "rb").read())
+    s["cfg"].write_text(s["cfg"].read_text().replace(certs["cert"], str(live)))
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert wait_for(lambda: presented_leaf(s["https_port"], "gocd.test") == leaf_of(str(live)), what="live.pem served")
+    renewed, _ = make_cert(certs, "renewed", "DNS:localhost,IP:127.0.0.1,DNS:gocd.test,DNS:new.gocd.test",
+                           key=certs["key"])
+    assert leaf_of(renewed) != leaf_of(str(live))
+    return live, renewed
+
+
+def test_a_renewed_certificate_the_proxy_does_not_present_is_not_serving(nginx_setup, certs, tmp_path):
+    """The certificate file is renewed in place after nginx loaded it, and the reload does nothing (nginx keeps the
+    old leaf in memory): the new file is not confirmed, by its certificate as well as its generation."""
+    s = nginx_setup
+    live, renewed = renewable(s, certs, tmp_path)
+    before = s["output"].read_bytes()
+    old_leaf = leaf_of(str(live))
+    live.write_bytes(open(renewed, "rb").read())
+    text = s["cfg"].read_text()
+    reload_line = next(line for line in text.splitlines() if line.startswith("reload_command"))
+    # A change of the HTTPS server only (the redirect listener's answer stays the same, so the miss reported is the
+    # HTTPS listener's).
+    s["cfg"].write_text(text.replace(reload_line, 'reload_command = ["true"]').replace(
+        "[proxy]\n", "[proxy]\nconfirm_timeout_seconds = 2\nhsts_max_age_seconds = 600\n", 1))
+    r = once(s)
+    assert r.returncode == 10, r.stderr
+    assert "not_serving" in r.stderr and "previous generation" in r.stderr, r.stderr
+    assert f"a certificate other than tls_certificate's {live}" in r.stderr, r.stderr
+    assert f"presented sha256 {old_leaf[:16]}…, expected {leaf_of(renewed)[:16]}…" in r.stderr, r.stderr
+    assert s["output"].read_bytes() == before, "previous bytes restored"
+    # nginx still presents the old leaf, so the restored file is not confirmed either: said critically.
+    assert "CRITICAL not_serving" in r.stderr and "the restored file is not served either" in r.stderr, r.stderr
+    assert presented_leaf(s["https_port"], "gocd.test") == old_leaf
+
+
+SWAP_ONCE = r"""
+import os, re, socket, ssl, subprocess, sys, time
+flag, live, old, output, name, port, *reload = sys.argv[1:]
+if os.path.exists(flag):
+    sys.exit(subprocess.call(reload))
+open(flag, "w").close()
+# The first reload loads the new file with the previous certificate (as if the file had been swapped back for a
+# moment); once nginx answers from the new file, the renewed certificate is put back where tls_certificate says.
+renewed = open(live, "rb").read()
+open(live, "wb").write(open(old, "rb").read())
+code = subprocess.call(reload)
+want = re.search(rb"gocd-proxy-sync-generation=[0-9a-f]{16}", open(output, "rb").read()).group(0)
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+deadline = time.time() + 10
+while time.time() < deadline:
+    try:
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=2) as raw, \
+                ctx.wrap_socket(raw, server_hostname=name) as tls:
+            tls.sendall(f"GET /.well-known/gocd-proxy-sync/generation HTTP/1.0\r\nHost: {name}:{port}\r\n\r\n".encode())
+            answer = b""
+            while chunk := tls.recv(4096):
+                answer += chunk
+        if want in answer:
+            break
+    except OSError:
+        pass
+    time.sleep(0.02)
+open(live, "wb").write(renewed)
+sys.exit(code)
+"""
+
+
+def test_the_new_file_with_another_certificate_is_not_serving_and_the_previous_file_is_restored(
+        nginx_setup, certs, tmp_path):
+    """The new file is served (its generation answers) but with a leaf other than tls_certificate's: not confirmed,
+    only because of the certificate; the previous file is restored, reloaded (now with the renewed leaf) and served."""
+    s = nginx_setup
+    live, renewed = renewable(s, certs, tmp_path)
+    before = s["output"].read_bytes()
+    old = tmp_path / "old.pem"
+    old.write_bytes(live.read_bytes())
+    live.write_bytes(open(renewed, "rb").read())
+    script = tmp_path / "swap_once.py"
+    script.write_text(SWAP_ONCE)
+    text = s["cfg"].read_text()
+    reload_line = next(line for line in text.splitlines() if line.startswith("reload_command"))
+    reload = [sys.executable, str(script), str(tmp_path / "swapped"), str(live), str(old), str(s["output"]),
+              "new.gocd.test", str(s["https_port"]), *s["nginx"].reload_command]
+    s["cfg"].write_text(text.replace(reload_line, f"reload_command = {json.dumps(reload)}").replace(
+        "[proxy]\n", "[proxy]\nconfirm_timeout_seconds = 2\n", 1))
+    s["gocd"].control(secure_site_url=f"https://new.gocd.test:{s['https_port']}")
+    r = once(s)
+    assert r.returncode == 10, r.stderr
+    assert (tmp_path / "swapped").exists(), "the first reload swapped the certificate"
+    line = next(l for l in r.stderr.splitlines() if "not_serving" in l)
+    assert f"a certificate other than tls_certificate's {live}" in line, line
+    assert f"presented sha256 {leaf_of(str(old))[:16]}…, expected {leaf_of(renewed)[:16]}…" in line, line
+    assert "previous generation" not in line and "previous configuration" not in line, "only the certificate was wrong"
+    assert s["output"].read_bytes() == before, "previous bytes restored"
+    assert "CRITICAL" not in r.stderr and "rolled_back" in r.stderr, r.stderr
+    assert presented_leaf(s["https_port"], "gocd.test") == leaf_of(renewed), "the restored file, with the renewed leaf"
+    assert served(s["https_port"], "gocd.test")

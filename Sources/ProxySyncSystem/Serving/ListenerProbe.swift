@@ -4,13 +4,17 @@ import ProxySyncCore
 
 /// One request to one listener of the proxy, from this host, as a browser would arrive: connected to the
 /// listen address (loopback when the proxy listens on all addresses), TLS with SNI = the server name,
-/// `Host: name:port`. Certificates are not verified here (the certificate pre-flight did that); proxies in the
+/// `Host: name:port`. Certificates are not verified here (the certificate pre-flight did that), but on request the
+/// leaf the listener presented is reported, for the judge to compare with the configured one; proxies in the
 /// environment are never used; redirects are not followed.
 public enum ListenerProbe {
     public struct Answer: Sendable {
         public var status: Int
         public var location: String?
         public var body: String
+        /// The SHA-256 of the leaf certificate the listener presented: only for an HTTPS probe that asked for it
+        /// (`presentedCertificate: true`) over a connection made for it; nil otherwise, or when libcurl had none.
+        public var presentedCertificate: CertificateFingerprint? = nil
     }
 
     /// The most of an answer's body kept.
@@ -21,19 +25,25 @@ public enum ListenerProbe {
     }
 
     /// GETs `path` from `listener` connected at `address`; returns the answer or what went wrong, in words.
+    /// With `presentedCertificate` (HTTPS only), the answer carries the fingerprint of the leaf the listener
+    /// presented; each call makes its own connection (a new handle, no TLS session resumed), so it always has one
+    /// to read.
     public static func get(
         _ listener: Listener, path: String, address: String, timeoutMilliseconds: Int,
-        accept: String? = nil
+        accept: String? = nil, presentedCertificate: Bool = false
     ) -> Result<Answer, ProbeFailure> {
         guard let handle = curl_easy_init() else { return .failure(ProbeFailure("out of memory")) }
         defer { curl_easy_cleanup(handle) }
         return perform(
-            handle, listener, path: path, address: address, timeoutMilliseconds: timeoutMilliseconds, accept: accept)
+            handle, listener, path: path, address: address, timeoutMilliseconds: timeoutMilliseconds, accept: accept,
+            presentedCertificate: presentedCertificate && listener.scheme == .https)
     }
 
     /// Two GETs over one connection, so both are answered by the same proxy process: `first`, and `then`
     /// only when `proceed` accepts the first answer. (After a reload, an old NGINX worker or httpd child may
     /// still accept a connection for a moment; the first answer says which configuration holds this one.)
+    /// Neither answer carries the presented certificate: the second reuses the first's connection, for which
+    /// libcurl reports none.
     public static func getPair(
         _ listener: Listener, first: String, then second: String, address: String, timeoutMilliseconds: Int,
         accept: String? = nil, proceed: (Answer) -> Bool
@@ -49,7 +59,7 @@ public enum ListenerProbe {
 
     static func perform(
         _ handle: UnsafeMutableRawPointer, _ listener: Listener, path: String, address: String,
-        timeoutMilliseconds: Int, accept: String? = nil
+        timeoutMilliseconds: Int, accept: String? = nil, presentedCertificate: Bool = false
     ) -> Result<Answer, ProbeFailure> {
         let sink = Sink()
         let unmanaged = Unmanaged.passRetained(sink)
@@ -81,6 +91,12 @@ public enum ListenerProbe {
             gps_setopt_string(handle, CURLOPT_USERAGENT, "gocd-proxy-sync/\(Version.string) (confirmation)")
             gps_setopt_pointer(handle, CURLOPT_ERRORBUFFER, buffer.baseAddress)
             gps_setopt_pointer(handle, CURLOPT_WRITEDATA, unmanaged.toOpaque())
+            if presentedCertificate {
+                // The chain the server sent, as libcurl saw it in this handshake; no session resumed, so the
+                // server sends its certificate (a resumed TLS session carries none).
+                gps_setopt_long(handle, CURLOPT_CERTINFO, 1)
+                gps_setopt_long(handle, CURLOPT_SSL_SESSIONID_CACHE, 0)
+            }
             gps_setopt_write_callback(handle) { pointer, size, count, userdata in
                 guard let pointer, let userdata else { return 0 }
                 let sink = Unmanaged<Sink>.fromOpaque(userdata).takeUnretainedValue()
@@ -117,7 +133,17 @@ public enum ListenerProbe {
         return .success(
             Answer(
                 status: status, location: location.map { String(cString: $0) },
-                body: String(decoding: sink.body, as: UTF8.self)))
+                body: String(decoding: sink.body, as: UTF8.self),
+                presentedCertificate: presentedCertificate ? presentedLeaf(handle) : nil))
+    }
+
+    /// The fingerprint of the leaf in CURLINFO_CERTINFO, only when this transfer made its connection: on a reused
+    /// one libcurl reports no handshake, and an older list must not stand for it.
+    static func presentedLeaf(_ handle: UnsafeMutableRawPointer) -> CertificateFingerprint? {
+        var connects = 0
+        gps_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connects)
+        guard connects > 0, let pem = gps_certinfo_pem(handle, 0) else { return nil }
+        return CertificateFingerprint.ofFirstCertificate(pem: pem)
     }
 
     static func describe(_ code: CURLcode, detail: String) -> String {

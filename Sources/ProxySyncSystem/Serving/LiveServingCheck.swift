@@ -249,6 +249,8 @@ public struct LiveServingCheck: ServingCheck {
                 for address in probeAddresses { pending.append((listener, address, true)) }
             }
         }
+        // The leaf every HTTPS listener must present, read once: a renewed file is what the reload should serve.
+        let certificate = await Self.offPool { ExpectedCertificate.read(settings, plan: plan) }
         var observed: [String: String] = [:]
         while true {
             var still: [(Listener, String, Bool)] = []
@@ -257,12 +259,15 @@ public struct LiveServingCheck: ServingCheck {
                 let answer = await Self.offPool {
                     ListenerProbe.get(
                         listener, path: Generation.path, address: address,
-                        timeoutMilliseconds: Int(min(remaining, 2) * 1000))
+                        timeoutMilliseconds: Int(min(remaining, 2) * 1000),
+                        presentedCertificate: !retired && certificate.wantsPresented)
                 }
                 let miss =
                     retired
                     ? Self.stillServing(answer, superseded: superseded?.generation)
-                    : Self.judge(answer, listener: listener, generation: generation, markerStatus: markerStatus)
+                    : Self.judge(
+                        answer, listener: listener, generation: generation, markerStatus: markerStatus,
+                        certificate: certificate)
                         ?? socketOwnerProblem(address: address, port: listener.port)
                 if let miss {
                     observed[listener.origin] = miss
@@ -312,29 +317,46 @@ public struct LiveServingCheck: ServingCheck {
         return nil
     }
 
+    /// nil when the answer counts: the expected generation (or redirect) with the file's status, and on an HTTPS
+    /// listener the leaf of the configured certificate (`certificate`); otherwise what it got instead, both
+    /// findings when both are wrong.
     static func judge(
         _ answer: Result<ListenerProbe.Answer, ProbeFailure>, listener: Listener, generation: String?,
-        markerStatus: Int = 200
+        markerStatus: Int = 200, certificate: ExpectedCertificate = .notChecked
     ) -> String? {
         switch answer {
         case .failure(let failure):
             return failure.description
         case .success(let answer):
-            if let target = listener.redirectTarget {
-                let expected = target + Generation.path
-                if answer.status == 301 && answer.location == expected { return nil }
-                return
-                    "the previous configuration (HTTP \(answer.status)\(answer.location.map { " to \($0)" } ?? ""), expected 301 to \(expected))"
+            let configuration = configurationMiss(
+                answer, listener: listener, generation: generation, markerStatus: markerStatus)
+            let presented = listener.scheme == .https ? certificate.miss(answer.presentedCertificate) : nil
+            switch (configuration, presented) {
+            case (nil, nil): return nil
+            case (let one?, nil), (nil, let one?): return one
+            case (let configuration?, let presented?): return "\(configuration); and \(presented)"
             }
-            let served = Generation.inAnswer(answer.body)
-            guard let generation else { return nil }  // a file without a marker: any answer will do
-            if served == generation && answer.status == markerStatus { return nil }
-            if served == generation {
-                return "the generation with HTTP \(answer.status), not the \(markerStatus) the file answers it with (not the proxy's own answer)"
-            }
-            if let served { return "the previous generation (\(served), expected \(generation))" }
-            return "the previous configuration (HTTP \(answer.status) without a generation)"
         }
+    }
+
+    /// nil when the answer comes from the expected file (the generation with its status, or the redirect).
+    static func configurationMiss(
+        _ answer: ListenerProbe.Answer, listener: Listener, generation: String?, markerStatus: Int
+    ) -> String? {
+        if let target = listener.redirectTarget {
+            let expected = target + Generation.path
+            if answer.status == 301 && answer.location == expected { return nil }
+            return
+                "the previous configuration (HTTP \(answer.status)\(answer.location.map { " to \($0)" } ?? ""), expected 301 to \(expected))"
+        }
+        let served = Generation.inAnswer(answer.body)
+        guard let generation else { return nil }  // a file without a marker: any answer will do
+        if served == generation && answer.status == markerStatus { return nil }
+        if served == generation {
+            return "the generation with HTTP \(answer.status), not the \(markerStatus) the file answers it with (not the proxy's own answer)"
+        }
+        if let served { return "the previous generation (\(served), expected \(generation))" }
+        return "the previous configuration (HTTP \(answer.status) without a generation)"
     }
 
     static func seconds(_ value: Double) -> String {

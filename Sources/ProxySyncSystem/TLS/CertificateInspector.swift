@@ -22,6 +22,8 @@ public final class LoadedCertificate: @unchecked Sendable {
     public let names: [String]
     /// notAfter as seconds since the epoch (UTC).
     public let notAfterEpochSeconds: Int64
+    /// The SHA-256 of the certificate's DER: what a TLS listener serving this file presents as its leaf.
+    public let fingerprint: CertificateFingerprint
     /// `X509 *`, freed in `deinit`.
     private let certificate: OpaquePointer
 
@@ -46,8 +48,13 @@ public final class LoadedCertificate: @unchecked Sendable {
             X509_free(certificate)
             throw CertificateProblem("\(path): the certificate's notAfter date cannot be read\(OpenSSLError.reason())")
         }
+        guard let fingerprint = CertificateFingerprint.of(certificate) else {
+            X509_free(certificate)
+            throw CertificateProblem("\(path): the certificate's SHA-256 cannot be computed\(OpenSSLError.reason())")
+        }
         self.certificate = certificate
         self.notAfterEpochSeconds = Int64(timegm(&expiry))
+        self.fingerprint = fingerprint
         self.names = Self.names(of: certificate)
     }
 
