@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROOT, TOKEN, wait_for
+from conftest import BIN, GENERATION_PATH, ROOT, TOKEN, wait_for
+from test_served import SQUATTER
 
 UNIT = ROOT / "deploy" / "gocd-proxy-sync.service"
 
@@ -581,3 +582,84 @@ def test_a_port_held_by_another_program_is_still_refused_under_the_unit(stock_ho
     assert "Directory listing for" in c.sh(f"curl -s http://127.0.0.1:{port}/").stdout
     assert_default_site_untouched(c, kind)
     assert c.sh("systemctl is-active gocd-proxy-sync").stdout.strip() == "active"
+
+
+def test_a_local_user_who_binds_the_new_port_first_cannot_answer_for_the_proxy_under_the_unit(stock_host):
+    """Issue 21 under the shipped unit: a local user (uid 65534) binds the new port (>= 1024) before nginx does and
+    answers the confirmation marker with the new file's own digest (the file is deterministic: `render` computes
+    it). The daemon, sandboxed, reads /proc/net/tcp: the socket is not root's, so the answer is not the proxy's.
+
+    With check_ports on, the pre-flight refuses a port a program already holds (the test above); a squatter can
+    only win the moment between the pre-flight and the reload. As in test_served, check_ports = false makes that
+    race deterministic: the squatter is bound before the site URL changes, and the pre-flight does not look."""
+    c = stock_host("nginx")
+    output = "/etc/nginx/conf.d/gocd.conf"
+    config = c.sh("cat /etc/gocd-proxy-sync/config.toml").stdout
+    assert "\n[proxy]\n" in config
+    config = config.replace("\n[proxy]\n", "\n[proxy]\ncheck_ports = false\nconfirm_timeout_seconds = 2\n", 1)
+    c.sh("cat > /etc/gocd-proxy-sync/config.toml <<'EOF'\n" + config + "EOF")
+    # First apply: GoCD on port 80 beside the stock default site, served and confirmed.
+    start_standin(c, site_url=f"http://{STOCK_NAME}", secure_site_url="")
+    r = c.sh("systemctl start gocd-proxy-sync")
+    assert r.returncode == 0, r.stderr + events(c)
+
+    def served_on_80():
+        out = c.sh(f"curl -s --resolve {STOCK_NAME}:80:127.0.0.1 http://{STOCK_NAME}/go/pipelines").stdout
+        return json.loads(out)["path"] == "/go/pipelines"
+    wait_until_served(c, served_on_80, f"GoCD's stand-in served through nginx on http://{STOCK_NAME}/")
+    assert_applied_cleanly(c)
+    before = c.sh(f"cat {output}").stdout
+    assert before.startswith("# Managed by gocd-proxy-sync"), before
+
+    # The squatter: uid 65534, bound on the new port before the site URL names it, answering the marker with the
+    # digest of the file the daemon is about to write, and the status nginx's file answers it with.
+    port = 8090
+    site = f"http://{STOCK_NAME}:{port}"
+    rendered = c.sh(f"gocd-proxy-sync render --config /etc/gocd-proxy-sync/config.toml --site-url {site}")
+    assert rendered.returncode == 0, rendered.stderr
+    generation = re.search(r"gocd-proxy-sync-generation=([0-9a-f]{16})", rendered.stdout).group(1)
+    r = c.sh("systemd-run --unit squatter /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups "
+             f"/usr/bin/python3 -c {shlex.quote(SQUATTER)} {port} {generation} 200")
+    assert r.returncode == 0, r.stderr
+    marker = f"curl -s http://127.0.0.1:{port}{GENERATION_PATH}"
+    wait_or_fail(c, lambda: generation in c.sh(marker).stdout, f"the squatter answering on port {port}")
+    assert c.sh("ps -o uid= -p $(systemctl show -p MainPID --value squatter)").stdout.strip() == "65534"
+
+    c.sh(f"""curl -s -XPOST -d '{{"site_url": "{site}", "secure_site_url": ""}}' http://127.0.0.1:8153/_control""")
+
+    def not_serving():
+        return [r for r in records(c) if r.get("EVENT") == "not_serving"]
+    failed = wait_or_fail(c, not_serving, "a not_serving record", timeout=30)[0]
+    assert "uid 65534" in failed.get("GOCD_PROXY_SYNC_GOT", ""), failed
+    assert failed.get("GOCD_PROXY_SYNC_LISTENER") == site, failed
+    assert failed.get("PRIORITY") == "3", "an error, not critical: the previous file is served again: " + events(c)
+    wait_or_fail(c, lambda: any(r.get("EVENT") == "rolled_back" and "serves the previous file again" in r.get("MESSAGE", "")
+                                for r in records(c)), "the rolled_back record: the previous file served again")
+    # The new file went live (`applied`) but no reload of it was confirmed: the one `reloaded` is the first apply's.
+    assert [r.get("EVENT") for r in records(c)].count("reloaded") == 1, events(c)
+
+    # What an operator sees while the daemon runs: not in sync, the uid named. The STATUS line and the records go
+    # out once the cycle is over, just after its last journal record: waited for, not read once.
+    def output_once(command, text):
+        out = c.sh(command).stdout
+        return out if text in out else None
+    show = wait_or_fail(c, lambda: output_once("systemctl show -p ActiveState,StatusText gocd-proxy-sync",
+                                               "StatusText=NOT SERVING the new file"), "NOT SERVING in the STATUS line")
+    assert "ActiveState=active" in show and "uid 65534" in show, show
+    assert "in sync" not in show, show
+    status = wait_or_fail(c, lambda: output_once("gocd-proxy-sync status", "(not_serving)"),
+                          "not_serving in `gocd-proxy-sync status`")
+    assert "every cycle since has failed" in status, status
+    assert re.search(r"^last error: .*uid 65534", status, re.M), status
+    # The site URL on record is still the previous one (the restored file, which nginx serves): never the new one.
+    assert re.search(rf"^site_url:\s+http://{re.escape(STOCK_NAME)}$", status, re.M), status
+    # nginx still runs, never took the port, and serves the previous file and the default site.
+    assert c.sh("systemctl is-active nginx").stdout.strip() == "active"
+    assert served_on_80(), "nginx no longer serves the previous file"
+    assert_default_site_untouched(c, kind="nginx")
+    assert generation in c.sh(marker).stdout, "the squatter still holds the port"
+    # A stop lets a cycle in progress finish (a retry ends in the same rollback), so the file is checked after it:
+    # the previous bytes are back.
+    assert c.sh("systemctl stop gocd-proxy-sync").returncode == 0
+    assert c.sh(f"cat {output}").stdout == before, "the previous file is back"
+    c.sh("systemctl stop squatter")
