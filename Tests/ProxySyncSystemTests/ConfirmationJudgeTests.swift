@@ -19,6 +19,27 @@ struct ConfirmationJudgeTests {
         #expect(LiveServingCheck.judge(answer(200, "hello"), listener: proxying, generation: "00000000000000aa") != nil, "a plain 200 proves nothing")
     }
 
+    /// Who answered, from the listening sockets read after the answer: "address uid" pairs → a problem or none.
+    @Test(arguments: [
+        ("0.0.0.0 0", nil as String?),
+        ("127.0.0.1 0", nil),
+        ("127.0.0.1 65534", "uid 65534"),
+        ("0.0.0.0 0, 127.0.0.1 1000", "uid 1000"),
+        ("", "no root-owned socket listens"),
+    ])
+    func whoAnsweredIsJudgedFromTheListeningSockets(sockets: String, problem: String?) {
+        let listening = sockets.split(separator: ",").map { pair in
+            let parts = pair.split(separator: " ")
+            return ListeningSockets.Socket(address: String(parts[0]), port: 8080, inode: 1, uid: UInt32(parts[1])!)
+        }
+        let found = LiveServingCheck.ownerProblem(listening: listening, address: "127.0.0.1", port: 8080)
+        if let problem {
+            #expect(found?.contains(problem) == true, "\(found ?? "nil")")
+        } else {
+            #expect(found == nil)
+        }
+    }
+
     @Test func aRedirectListenerIsConfirmedByItsTarget() {
         let right = answer(301, location: "https://gocd.test:8443/.well-known/gocd-proxy-sync/generation")
         #expect(LiveServingCheck.judge(right, listener: redirect, generation: "00000000000000aa") == nil)

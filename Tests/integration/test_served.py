@@ -424,6 +424,59 @@ def test_a_local_user_who_binds_the_new_port_first_cannot_answer_for_the_proxy(k
         squatter.wait()
 
 
+# A squatter that answers "busy" until the proxy has given up binding the port (nginx retries for a few
+# seconds), then closes its listening socket and answers the marker with the new digest over the connection it
+# had already accepted: the listening table then shows nobody on the port.
+ONE_SHOT_SQUATTER = r"""
+import socket, sys, time
+port, generation = int(sys.argv[1]), sys.argv[2]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen()
+print("up", flush=True)
+first = None
+while True:
+    conn, _ = s.accept()
+    conn.recv(65536)
+    first = first or time.monotonic()
+    if time.monotonic() - first > 3.5:
+        break
+    conn.sendall(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    conn.close()
+s.close()
+body = f"gocd-proxy-sync-generation={generation}\n".encode()
+conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+time.sleep(30)
+"""
+
+
+def test_a_squatter_that_closes_its_listening_socket_after_accepting_still_does_not_count(nginx_setup, tmp_path):
+    s = nginx_setup
+    s["cfg"].write_text(s["cfg"].read_text().replace(
+        "[proxy]\n", "[proxy]\ncheck_ports = false\nconfirm_timeout_seconds = 8\n", 1))
+    assert once(s).returncode == 0
+    before = s["output"].read_bytes()
+    port = free_port()
+    site = f"http://gocd.test:{port}"
+    rendered = run("render", "--config", str(s["cfg"]), "--site-url", site)
+    generation = re.search(r"gocd-proxy-sync-generation=([0-9a-f]{16})", rendered.stdout).group(1)
+    squatter = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                                 ONE_SHOT_SQUATTER, str(port), generation], stdout=subprocess.PIPE, text=True)
+    try:
+        assert squatter.stdout.readline().strip() == "up"
+        s["gocd"].control(site_url=site, secure_site_url="")
+        r = once(s)
+        # (The not_serving line says what the last probe got: by then the squatter's connection is gone too.)
+        assert r.returncode == 10, r.stderr
+        assert "not_serving" in r.stderr and "reloaded" not in r.stderr, r.stderr
+        assert s["output"].read_bytes() == before, "previous bytes restored"
+        assert served(s["https_port"], "gocd.test"), "nginx kept serving the previous file"
+    finally:
+        squatter.kill()
+        squatter.wait()
+
+
 def presented_leaf(port, name):
     """The SHA-256 (upper-case hex) of the leaf certificate served on 127.0.0.1:port for SNI `name`."""
     import hashlib

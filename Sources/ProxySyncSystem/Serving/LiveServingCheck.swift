@@ -268,7 +268,7 @@ public struct LiveServingCheck: ServingCheck {
                     : Self.judge(
                         answer, listener: listener, generation: generation, markerStatus: markerStatus,
                         certificate: certificate)
-                        ?? socketOwnerProblem(address: address, port: listener.port)
+                        ?? socketOwnerProblem(answer, address: address, port: listener.port)
                 if let miss {
                     observed[listener.origin] = miss
                     still.append((listener, address, retired))
@@ -303,16 +303,32 @@ public struct LiveServingCheck: ServingCheck {
     /// (a file that some `DocumentRoot` serves at that path answers 200, and does not count).
     var markerStatus: Int { settings.kind == .nginx ? 200 : 404 }
 
-    /// nil when every socket listening where the probe connected is root's or the proxy master's; otherwise
-    /// which uid holds one (README: Only what is served counts). A local user who binds a new port before the
-    /// proxy does, and answers the marker, is not the proxy.
-    func socketOwnerProblem(address: String, port: Int) -> String? {
+    /// nil when the answer came from the proxy's own sockets (README: Only what is served counts): the listening
+    /// table (`/proc/net/tcp{,6}`, which shows owners to any process, also under the unit), read after the answer.
+    func socketOwnerProblem(_ answer: Result<ListenerProbe.Answer, ProbeFailure>, address: String, port: Int) -> String? {
+        guard case .success = answer else { return nil }
         let sockets = ListeningSockets.listening(on: [port]).filter {
             ListeningSockets.overlaps(bound: $0.address, wanted: address) || $0.address == address
         }
-        for socket in sockets where socket.uid != 0 {
+        return Self.ownerProblem(listening: sockets, address: address, port: port)
+    }
+
+    /// Who answered, judged from the sockets listening where the probe connected, read after the answer: every one
+    /// must be root's, and one must be there. A local user who binds a new port before the proxy does and answers
+    /// the marker is not the proxy, also when it closes its listening socket once it has accepted the probe's
+    /// connection (the proxy, having failed to bind, then listens there neither). While a root-owned socket
+    /// listens on an address and port, no other uid can listen on an overlapping one (the kernel refuses the bind;
+    /// `SO_REUSEPORT` groups only sockets of one uid). An accepted connection's own entry does not help: it
+    /// carries the uid of the process that accepted it (the proxy's workers run as its user).
+    static func ownerProblem(listening: [ListeningSockets.Socket], address: String, port: Int) -> String? {
+        let shown = address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+        if let other = listening.first(where: { $0.uid != 0 }) {
             return
-                "an answer from a socket uid \(socket.uid) holds on \(socket.address):\(socket.port), not the proxy's (its listening sockets are root's): another program took the port first"
+                "an answer from a socket uid \(other.uid) holds on \(other.address):\(other.port), not the proxy's (its listening sockets are root's): another program took the port first"
+        }
+        if !listening.contains(where: { $0.uid == 0 }) {
+            return
+                "an answer on \(shown) where no root-owned socket listens (whoever answered has closed its listening socket): not the proxy's"
         }
         return nil
     }
