@@ -40,6 +40,15 @@ struct ConfirmationJudgeTests {
         }
     }
 
+    @Test func aVisibleHolderMustBeTheProxy() {
+        let nginx = ListeningSockets.Holder(pid: 10, name: "nginx")
+        let python = ListeningSockets.Holder(pid: 11, name: "python3")
+        #expect(LiveServingCheck.holderProblem([], proxyNames: ["nginx"]) == nil, "hidden holders: the uid rule decides")
+        #expect(LiveServingCheck.holderProblem([nginx], proxyNames: ["nginx"]) == nil)
+        #expect(LiveServingCheck.holderProblem([nginx, python], proxyNames: ["nginx"]) == nil, "workers and master share it")
+        #expect(LiveServingCheck.holderProblem([python], proxyNames: ["nginx"])?.contains("python3 (pid 11)") == true)
+    }
+
     @Test func aRedirectListenerIsConfirmedByItsTarget() {
         let right = answer(301, location: "https://gocd.test:8443/.well-known/gocd-proxy-sync/generation")
         #expect(LiveServingCheck.judge(right, listener: redirect, generation: "00000000000000aa") == nil)

@@ -477,6 +477,31 @@ def test_a_squatter_that_closes_its_listening_socket_after_accepting_still_does_
         squatter.wait()
 
 
+def test_a_root_program_that_is_not_the_proxy_does_not_answer_for_it_where_holders_are_visible(nginx_setup):
+    """Outside the unit (full root, /proc/PID/fd visible) a root-owned socket must also be held by the proxy."""
+    s = nginx_setup
+    s["cfg"].write_text(s["cfg"].read_text().replace(
+        "[proxy]\n", "[proxy]\ncheck_ports = false\nconfirm_timeout_seconds = 2\n", 1))
+    assert once(s).returncode == 0
+    before = s["output"].read_bytes()
+    port = free_port()
+    site = f"http://gocd.test:{port}"
+    rendered = run("render", "--config", str(s["cfg"]), "--site-url", site)
+    generation = re.search(r"gocd-proxy-sync-generation=([0-9a-f]{16})", rendered.stdout).group(1)
+    squatter = subprocess.Popen([sys.executable, "-c", SQUATTER, str(port), generation, "200"], stdout=subprocess.PIPE,
+                                text=True)
+    try:
+        assert squatter.stdout.readline().strip() == "up"
+        s["gocd"].control(site_url=site, secure_site_url="")
+        r = once(s)
+        assert r.returncode == 10, r.stderr
+        assert "not_serving" in r.stderr and f"python3 (pid {squatter.pid})" in r.stderr, r.stderr
+        assert s["output"].read_bytes() == before, "previous bytes restored"
+    finally:
+        squatter.kill()
+        squatter.wait()
+
+
 def presented_leaf(port, name):
     """The SHA-256 (upper-case hex) of the leaf certificate served on 127.0.0.1:port for SNI `name`."""
     import hashlib

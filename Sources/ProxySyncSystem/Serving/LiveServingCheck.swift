@@ -310,7 +310,18 @@ public struct LiveServingCheck: ServingCheck {
         let sockets = ListeningSockets.listening(on: [port]).filter {
             ListeningSockets.overlaps(bound: $0.address, wanted: address) || $0.address == address
         }
-        return Self.ownerProblem(listening: sockets, address: address, port: port)
+        if let problem = Self.ownerProblem(listening: sockets, address: address, port: port) { return problem }
+        // Where this process can see who holds the sockets (outside the unit; under it, CAP_SYS_PTRACE is not
+        // granted and other services' descriptors are hidden), a root program that is not the proxy does not count.
+        let holders = ListeningSockets.holders(of: Set(sockets.map(\.inode)))
+        return Self.holderProblem(holders.values.flatMap { $0 }, proxyNames: proxyProcessNames)
+    }
+
+    /// nil when no holder is visible or one of them is the proxy (by process name); otherwise who holds it.
+    static func holderProblem(_ holders: [ListeningSockets.Holder], proxyNames: Set<String>) -> String? {
+        guard !holders.isEmpty, !holders.contains(where: { proxyNames.contains($0.name) }) else { return nil }
+        let names = holders.map(\.description).joined(separator: ", ")
+        return "an answer from a socket held by \(names), not by the proxy"
     }
 
     /// Who answered, judged from the sockets listening where the probe connected, read after the answer: every one
