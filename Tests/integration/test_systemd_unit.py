@@ -663,3 +663,55 @@ def test_a_local_user_who_binds_the_new_port_first_cannot_answer_for_the_proxy_u
     assert c.sh("systemctl stop gocd-proxy-sync").returncode == 0
     assert c.sh(f"cat {output}").stdout == before, "the previous file is back"
     c.sh("systemctl stop squatter")
+
+
+# --- Tested before it is live, under the unit (README: How a change is applied, step 3) ----------------------
+
+# The config test as configuration management often ships it: a wrapper script that execs nginx. While a hold
+# flag exists it records what the live path holds as the test sees it, says it is testing, and waits for `go`.
+HOLDING_TEST = """#!/bin/sh
+d=/var/log/nginx
+if [ -e $d/gps-hold ]; then
+    cat /etc/nginx/conf.d/gocd.conf > $d/gps-seen 2>/dev/null || echo '(no file)' > $d/gps-seen
+    touch $d/gps-testing
+    i=0
+    while [ ! -e $d/gps-go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+    rm -f $d/gps-hold
+fi
+exec nginx "$@"
+"""
+
+
+def test_under_the_unit_a_reload_by_someone_else_during_the_test_loads_the_previous_file(stock_host):
+    c = stock_host("nginx")
+    c.sh("cat > /usr/local/sbin/proxy-test <<'EOF'\n" + HOLDING_TEST + "EOF\nchmod 755 /usr/local/sbin/proxy-test")
+    config = c.sh("cat /etc/gocd-proxy-sync/config.toml").stdout.replace(
+        "[proxy]\n", '[proxy]\ntest_command = ["/usr/local/sbin/proxy-test", "-t", "-q"]\ndump_command = ["nginx", "-T"]\n', 1)
+    c.sh("cat > /etc/gocd-proxy-sync/config.toml <<'EOF'\n" + config + "EOF")
+    start_standin(c, site_url="", secure_site_url=f"https://{STOCK_NAME}")
+    r = c.sh("systemctl start gocd-proxy-sync")
+    assert r.returncode == 0, r.stderr + events(c)
+
+    def on(port):
+        out = c.sh(f"curl -s --cacert /etc/ssl/gocd/fullchain.pem --resolve {STOCK_NAME}:{port}:127.0.0.1 "
+                   f"https://{STOCK_NAME}:{port}/go/pipelines").stdout
+        return out.startswith("{") and json.loads(out)["path"] == "/go/pipelines"
+    wait_until_served(c, lambda: on(443), f"GoCD served on https://{STOCK_NAME}/")
+    before = c.sh("cat /etc/nginx/conf.d/gocd.conf").stdout
+    c.sh("touch /var/log/nginx/gps-hold")
+    c.sh(f"""curl -s -XPOST -d '{{"secure_site_url": "https://{STOCK_NAME}:8443"}}' http://127.0.0.1:8153/_control""")
+    wait_or_fail(c, lambda: c.sh("test -e /var/log/nginx/gps-testing").returncode == 0, "the held config test", timeout=30)
+    try:
+        # Outside the test's namespace: the previous bytes. An operator's reload now loads them.
+        assert c.sh("cat /etc/nginx/conf.d/gocd.conf").stdout == before
+        assert c.sh("systemctl reload nginx").returncode == 0
+        time.sleep(1)
+        assert on(443), "the previous file still served after someone else's reload"
+        assert not on(8443), "the untested file was not loaded"
+    finally:
+        c.sh("touch /var/log/nginx/gps-go")
+    wait_until_served(c, lambda: on(8443), f"GoCD served on https://{STOCK_NAME}:8443/ after the test")
+    after = c.sh("cat /etc/nginx/conf.d/gocd.conf").stdout
+    assert after != before
+    assert c.sh("cat /var/log/nginx/gps-seen").stdout == after, "the held test saw the new file at the live path"
+    assert "cannot be tested before it is live" not in journal(c), events(c)
