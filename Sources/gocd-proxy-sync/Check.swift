@@ -13,17 +13,17 @@ struct Check: AsyncParsableCommand {
     final class Report {
         /// The exit code of the first failing line (README: Exit codes): 2 config, credentials, commands or
         /// directories; 3 GoCD; 4 site URLs that would be rejected.
-        var firstFailure: Int32?
+        var firstFailure: ExitStatus?
 
         func reject(_ text: String) {
             print("FAIL: \(text)")
-            if firstFailure == nil { firstFailure = 4 }
+            if firstFailure == nil { firstFailure = .rejected }
         }
 
         func ok(_ text: String) { print("ok: \(text)") }
         func fail(_ text: String, gocd: Bool = false) {
             print("FAIL: \(text)")
-            if firstFailure == nil { firstFailure = gocd ? 3 : 2 }
+            if firstFailure == nil { firstFailure = gocd ? .gocdError : .usage }
         }
     }
 
@@ -36,7 +36,7 @@ struct Check: AsyncParsableCommand {
             report.ok("config file \(bootstrap.configPath)")
         } catch {
             report.fail("config file: \(error)")
-            throw ExitCode(2)
+            throw ExitCode(.usage)
         }
         let settings = bootstrap.settings
         if !settings.gocd.tlsVerify { print("warning: tls_verify = false: GoCD's certificate is not checked") }
@@ -50,7 +50,7 @@ struct Check: AsyncParsableCommand {
             report.ok("credentials: \(auth.kind.rawValue)")
         } catch {
             report.fail("credentials: \(error)")
-            throw ExitCode(2)
+            throw ExitCode(.usage)
         }
         await checkGoCD(settings: settings, client: client, auth: auth, report: report)
         for (name, argv) in [("test", settings.proxy.testCommand), ("reload", settings.proxy.reloadCommand)] {

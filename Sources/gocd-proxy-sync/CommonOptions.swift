@@ -31,7 +31,7 @@ struct CommonOptions: ParsableArguments {
             return try Bootstrap(configOption: config)
         } catch {
             logger.error("invalid configuration", metadata: ["event": Event.configInvalid.value, "error": "\(error)"])
-            throw ExitCode(2)
+            throw ExitCode(.usage)
         }
     }
 }
@@ -44,7 +44,7 @@ extension CommonOptions {
             return (bootstrap, try bootstrap.makeEngine(logger: logger))
         } catch {
             logger.error("invalid configuration", metadata: ["event": Event.configInvalid.value, "error": "\(error)"])
-            throw ExitCode(2)
+            throw ExitCode(.usage)
         }
     }
 
@@ -59,10 +59,10 @@ extension CommonOptions {
                 logger.error(
                     "another gocd-proxy-sync is running (probably the service): use systemctl reload gocd-proxy-sync to sync now",
                     metadata: ["event": Event.lockHeld.value, "error": "\(error)"])
-                throw ExitCode(8)
+                throw ExitCode(.locked)
             }
             logger.error("cannot use the state directory", metadata: ["event": Event.writeFailed.value, "error": "\(error)"])
-            throw ExitCode(7)
+            throw ExitCode(.writeFailed)
         }
         // Beside the output, beside state.json and among the backups (a write killed before its rename leaves
         // one there); in the state directory itself, never through a link at state.json.
@@ -78,4 +78,9 @@ extension CommonOptions {
         }
         return lock
     }
+}
+
+extension ExitCode {
+    /// An exit status from the catalogue (README: Exit codes).
+    init(_ status: ExitStatus) { self.init(status.rawValue) }
 }

@@ -25,7 +25,7 @@ struct Once: AsyncParsableCommand {
                 if !unified.isEmpty { print(unified, terminator: "") }
                 return
             }
-            throw ExitCode(outcome.exitCode)
+            throw ExitCode(outcome.exitStatus)
         }
         let lock = try options.takeLock(bootstrap, logger)
         defer { withExtendedLifetime(lock) {} }
@@ -37,6 +37,6 @@ struct Once: AsyncParsableCommand {
         metrics?.cycleFinished(
             outcome, state: engine.state.load(), now: WallClock.now(), cycleSeconds: Monotonic.seconds() - started,
             certificate: bootstrap.settings.proxy.tlsCertificate)
-        if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
+        if outcome.exitStatus != .ok { throw ExitCode(outcome.exitStatus) }
     }
 }

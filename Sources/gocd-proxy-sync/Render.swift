@@ -27,13 +27,13 @@ struct Render: AsyncParsableCommand {
                 (source, _, _) = try bootstrap.makeSource()
             } catch {
                 logger.error("invalid configuration", metadata: ["event": Event.configInvalid.value, "error": "\(error)"])
-                throw ExitCode(2)
+                throw ExitCode(.usage)
             }
             do {
                 urls = try await source.fetchSiteURLs()
             } catch {
                 logger.error("GoCD did not answer with site URLs", metadata: ["event": Event.gocdError.value, "error": "\(error)"])
-                throw ExitCode(3)
+                throw ExitCode(.gocdError)
             }
         }
         do {
@@ -49,7 +49,7 @@ struct Render: AsyncParsableCommand {
                         "a sync would refuse this plan: \(refusal)", metadata: ["event": Event.rejected.value, "listener": "\(refusal.listener)"])
                 }
                 for notice in certificates.notices {
-                    logger.warning("\(notice.message)", metadata: ["event": "\(notice.event)"])
+                    logger.warning("\(notice.message)", metadata: ["event": notice.event.value])
                 }
                 print(try Renderers.make(for: bootstrap.settings.proxy).render(plan), terminator: "")
             }
@@ -60,10 +60,10 @@ struct Render: AsyncParsableCommand {
                     "event": Event.rejected.value, "field": "\(rejection.field)", "value": "\(rejection.value)",
                     "reason": "\(rejection.reason)",
                 ])
-            throw ExitCode(4)
+            throw ExitCode(.rejected)
         } catch {
             logger.error("refusing to render", metadata: ["event": Event.rejected.value, "reason": "\(error)"])
-            throw ExitCode(4)
+            throw ExitCode(.rejected)
         }
     }
 }

@@ -30,6 +30,29 @@ struct EventCatalogueTests {
     }
 }
 
+/// The README's exit-code table and `ExitStatus` are one truth.
+struct ExitStatusCatalogueTests {
+    @Test func theReadmeListsEveryExitStatus() throws {
+        var path = #filePath
+        for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
+        let readme = try #require(readFile(path + "/README.md"))
+        let start = try #require(readme.firstRange(of: "### Exit codes"))
+        var codes: [Int32] = []
+        for line in readme[start.upperBound...].split(separator: "\n").dropFirst(3) {
+            guard line.hasPrefix("| ") else { break }
+            let cell = line.split(separator: "|").first.map { $0.trimmingCharacters() } ?? ""
+            codes.append(try #require(Int32(cell), "\(line)"))
+        }
+        #expect(codes == ExitStatus.allCases.map(\.rawValue))
+    }
+
+    @Test func everyOutcomeExitsWithItsStatus() {
+        #expect(CycleOutcome.unchanged.exitCode == 0)
+        #expect(CycleOutcome.testFailed(output: "").exitStatus == .testFailed)
+        #expect(CycleOutcome.notServing("").exitCode == 10)
+    }
+}
+
 extension Substring {
     func trimmingCharacters() -> String {
         String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())

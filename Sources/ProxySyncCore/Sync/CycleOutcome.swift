@@ -13,18 +13,7 @@ public enum CycleOutcome: Equatable, Sendable {
     /// The proxy did not serve the new file after the reload; the previous file was restored (README: Only what is served counts).
     case notServing(String)
 
-    public var exitCode: Int32 {
-        switch self {
-        case .unchanged, .applied, .dryRun, .nothingToDerive: 0
-        case .gocdError: 3
-        case .rejected: 4
-        case .testFailed: 5
-        case .reloadFailed: 6
-        case .writeFailed: 7
-        case .proxyBroken: 9
-        case .notServing: 10
-        }
-    }
+    public var exitCode: Int32 { exitStatus.rawValue }
 
     /// The event name (README: Running under systemd) that best summarises the outcome.
     /// A dry run changes nothing and is never recorded; it counts as `unchanged`.
