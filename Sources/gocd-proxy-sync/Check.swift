@@ -88,6 +88,7 @@ struct Check: AsyncParsableCommand {
             report.ok("output path \(settings.proxy.output): only root can change the directories on the way")
         }
         checkStateDirectory(settings.sync.stateDir, report: report)
+        checkStagedTest(settings, report: report)
         if let code = report.firstFailure { throw ExitCode(code) }
     }
 
@@ -196,5 +197,28 @@ struct Check: AsyncParsableCommand {
         let parts = version.split(separator: ".").compactMap { Int($0) }
         guard parts.count >= 2 else { return false }
         return (parts[0], parts[1]) >= (major, minor)
+    }
+
+    /// Whether a new file can be tested before it is live here (a private mount namespace): the same staging a
+    /// change uses, with `true` as the test, over the bytes in place. Not a failure where it cannot: the file is
+    /// then tested at the live path, as the warning says.
+    func checkStagedTest(_ settings: Settings, report: Report) {
+        guard PathSafety.problem(forStateDirectory: settings.sync.stateDir) == nil,
+            PathSafety.problem(forOutput: settings.proxy.output) == nil
+        else { return }
+        let bytes = (try? PathSafety.readOutput(settings.proxy.output)).flatMap { $0 } ?? []
+        switch StagedConfigTest.run(
+            bytes, output: settings.proxy.output, stateDirectory: settings.sync.stateDir, testCommand: ["true"],
+            timeoutSeconds: settings.proxy.commandTimeoutSeconds)
+        {
+        case .tested(let result) where result.succeeded:
+            report.ok("a new file is tested before it is live (a private mount namespace shows it to the config test only)")
+        case .tested(let result):
+            print("warning: the staged config test could not run: \(result.summary) \(result.output)")
+        case .unavailable(let why):
+            print(
+                "warning: a new file cannot be tested before it is live here (\(why)); it is tested at the live path instead (needs CAP_SYS_ADMIN and mount namespaces)"
+            )
+        }
     }
 }

@@ -1,9 +1,10 @@
 """`check` prints one line per check and exits non-zero on any failure; `status` reports the state file."""
+import subprocess
 import json
 
 import pytest
 
-from conftest import TOKEN, run, write_config
+from conftest import BIN, TOKEN, run, write_config
 
 
 @pytest.fixture
@@ -32,9 +33,19 @@ def test_check_all_ok(standin, cfg_for):
     assert all(l.startswith("ok: ") for l in out), out
     text = "\n".join(out)
     for words in ["config file", "credentials: a bearer token", "GoCD 26.1.0 reachable", "authorized for the site-URLs API",
-                  "site URLs accepted", "test command found", "reload command found", "output directory"]:
+                  "site URLs accepted", "test command found", "reload command found", "output directory",
+                  "a new file is tested before it is live"]:
         assert words in text, words
     assert TOKEN not in r.stdout + r.stderr
+
+
+def test_check_warns_where_a_new_file_cannot_be_tested_before_it_is_live(standin, cfg_for):
+    """Without CAP_SYS_ADMIN (a container, a unit of one's own) no mount namespace: a warning, not a failure."""
+    gocd = standin(token=TOKEN, site_url="http://gocd.test", secure_site_url="https://gocd.test")
+    r = subprocess.run(["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", BIN, "check", "--config",
+                        str(cfg_for(gocd))], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert any(l.startswith("warning: a new file cannot be tested before it is live here") for l in r.stdout.splitlines()), r.stdout
 
 
 def test_check_security_disabled_says_remove_credentials(standin, cfg_for):

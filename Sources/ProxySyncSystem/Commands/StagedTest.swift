@@ -13,7 +13,7 @@ import ProxySyncCore
 /// Needs `CAP_SYS_ADMIN`, mount namespaces and the `mount` system calls (the shipped unit allows them); where
 /// they are not allowed (an unprivileged container, a unit without them) the outcome is
 /// ``StagedTest/unavailable(_:)`` with the reason, and the caller tests at the live path.
-enum StagedConfigTest {
+public enum StagedConfigTest {
     /// The line the staging script prints once the file stands at the live path, just before it runs the test.
     static let readyMarker = "gocd-proxy-sync: staged"
     /// The start of the line it prints when the file could not be put in place.
@@ -38,7 +38,7 @@ enum StagedConfigTest {
         """
 
     /// Runs `testCommand` with `bytes` standing at `output` in the test's own view of the file system.
-    static func run(
+    public static func run(
         _ bytes: [UInt8], output: String, stateDirectory: String, testCommand: [String], timeoutSeconds: Int
     ) -> StagedTest {
         guard let first = testCommand.first, let executable = CommandRunner.resolve(first) else {
