@@ -63,6 +63,14 @@ public enum StagedConfigTest {
             // A run killed while writing the staged file leaves its temporary name behind.
             _ = AtomicFile.removeStaleTemporaries(in: directory)
             try AtomicFile.write(bytes, to: staged, label: "staged", followLinks: false, newFileMode: 0o644)
+            // Under SELinux the proxy's test reads the staged file where the live one stands: give it the live
+            // file's label (its directory's for a first file), as the installed file will have.
+            let fd = open(staged, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            if fd >= 0 {
+                var info = stat()
+                AtomicFile.copySELinuxLabel(from: stat(live, &info) == 0 ? live : Posix.dirname(live), to: fd)
+                close(fd)
+            }
         } catch {
             return .unavailable("cannot write the staged file: \(error)")
         }
