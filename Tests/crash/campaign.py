@@ -73,7 +73,8 @@ def points(tested, *middle, install=True):
 SCENARIOS = {
     # staged test passes → state → install → reload → confirm → state
     "apply": dict(expect=0, ends="new", points=points(
-        [("after-test", 1, True)], ("after-reload", 1, True), ("after-confirm", 1, True))),
+        [("staged-after-temp-write", 1, False), ("staged-after-rename", 1, True), ("after-test", 1, True)],
+        ("after-reload", 1, True), ("after-confirm", 1, True))),
     # staged test fails (nothing reaches the live path) → the live file is tested again → state
     "test-fails": dict(expect=5, ends="old", points=points(
         [("after-test", 1, True), ("after-test", 2, True)], install=False)),
