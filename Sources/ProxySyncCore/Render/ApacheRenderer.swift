@@ -53,6 +53,7 @@ public struct ApacheRenderer: Renderer {
             if let chain = settings.tlsCertificateChain {
                 out += "    SSLCertificateChainFile \(try ConfigToken.checked(chain))\n"
             }
+            out += settings.tlsProfile.apacheLines
             if settings.http2 {
                 out += "    <IfModule http2_module>\n        Protocols h2 http/1.1\n    </IfModule>\n"
             }

@@ -70,6 +70,7 @@ public struct NginxRenderer: Renderer {
             if settings.http2 && settings.nginxHTTP2Directive { out += "    http2 on;\n" }
             out += "    ssl_certificate \(try ConfigToken.checked(certificate));\n"
             out += "    ssl_certificate_key \(try ConfigToken.checked(key));\n"
+            out += settings.tlsProfile.nginxLines
             if settings.hstsMaxAgeSeconds > 0 {
                 out += "    add_header Strict-Transport-Security \"max-age=\(settings.hstsMaxAgeSeconds)\" always;\n"
             }
