@@ -74,6 +74,7 @@ struct Check: AsyncParsableCommand {
             }
         }
         checkCertificate(settings.proxy, report: report)
+        if settings.proxy.hasCertificate { report.ok("TLS profile \(settings.proxy.tlsProfile.summary)") }
         if settings.proxy.kind == .apache {
             switch LiveServingCheck(settings: settings.proxy).missingApacheModules() {
             case let missing? where !missing.isEmpty: report.fail(ApacheModules.advice(missing))

@@ -61,7 +61,9 @@ public struct InstalledConfig: Equatable, Sendable {
                     if let port = port(from: w[1]) { block?.ports.append((port, w.contains("ssl"))) }
                 case "server_name" where depth == 1:
                     block?.names += w.dropFirst().map { String($0).lowercased() }
-                case "return" where w.count > 2 && depth == 1:
+                // A redirect's `return 301` sits in `location /` (its `return 308` for other methods, with the same
+                // target, is not read).
+                case "return" where w.count > 2 && (depth == 1 || w[1] == "301"):
                     var target = String(w[2])
                     if target.hasSuffix("$request_uri") { target = String(target.dropLast("$request_uri".count)) }
                     block?.redirect = target

@@ -53,6 +53,7 @@ public struct ApacheRenderer: Renderer {
             if let chain = settings.tlsCertificateChain {
                 out += "    SSLCertificateChainFile \(try ConfigToken.checked(chain))\n"
             }
+            out += settings.tlsProfile.apacheLines
             if settings.http2 {
                 out += "    <IfModule http2_module>\n        Protocols h2 http/1.1\n    </IfModule>\n"
             }
@@ -62,7 +63,7 @@ public struct ApacheRenderer: Renderer {
         }
         switch listener.action {
         case .redirect(let target):
-            out += "    Redirect permanent / \(try ConfigToken.checked(target))/\n"
+            out += try redirect(to: target)
         case .proxy:
             out += """
                     ProxyRequests Off
@@ -109,6 +110,23 @@ public struct ApacheRenderer: Renderer {
         }
         out += "</VirtualHost>\n"
         return out
+    }
+
+    /// A redirect listener's answer: 301 for GET and HEAD, 308 for every other method, which keeps the method
+    /// and the body (SPEC 5d: GoCD agents POST); the same `Location` for both. In `<If>`/`<Else>` (mod_alias
+    /// applies them after the path is mapped), so that an earlier branch can leave a path alone.
+    func redirect(to target: String) throws(ConfigToken.Unsafe) -> String {
+        let location = try ConfigToken.checked(target) + "/"
+        return """
+                # GET and HEAD: 301; any other method: 308, which keeps the method and the body.
+                <If "%{REQUEST_METHOD} in { 'GET', 'HEAD' }">
+                    Redirect permanent / \(location)
+                </If>
+                <Else>
+                    Redirect 308 / \(location)
+                </Else>
+
+            """
     }
 
     /// An ap_expr true for clients on this host: loopback and the listen addresses (mod_authz_core only).

@@ -70,13 +70,14 @@ public struct NginxRenderer: Renderer {
             if settings.http2 && settings.nginxHTTP2Directive { out += "    http2 on;\n" }
             out += "    ssl_certificate \(try ConfigToken.checked(certificate));\n"
             out += "    ssl_certificate_key \(try ConfigToken.checked(key));\n"
+            out += settings.tlsProfile.nginxLines
             if settings.hstsMaxAgeSeconds > 0 {
                 out += "    add_header Strict-Transport-Security \"max-age=\(settings.hstsMaxAgeSeconds)\" always;\n"
             }
         }
         switch listener.action {
         case .redirect(let target):
-            out += "    return 301 \(try ConfigToken.checked(target))$request_uri;\n"
+            out += try redirect(to: target)
         case .proxy:
             out += "    # GoCD artifact uploads (/go/remoting/files/...) can be several gigabytes.\n"
             out += "    client_max_body_size \(try ConfigToken.checked(settings.clientMaxBodySize));\n"
@@ -120,6 +121,23 @@ public struct NginxRenderer: Renderer {
         }
         out += "}\n"
         return out
+    }
+
+    /// A redirect listener's answer, in `location /` (so that a more specific location can answer a path
+    /// itself): 301 for GET and HEAD, 308 for every other method, which keeps the method and the body (SPEC 5d:
+    /// GoCD agents POST, and a 301 turns a POST into a GET in most clients); the same `Location` for both.
+    func redirect(to target: String) throws(ConfigToken.Unsafe) -> String {
+        let location = try ConfigToken.checked(target) + "$request_uri"
+        return """
+                location / {
+                    # GET and HEAD: 301; any other method: 308, which keeps the method and the body.
+                    if ($request_method !~ ^(GET|HEAD)$) {
+                        return 308 \(location);
+                    }
+                    return 301 \(location);
+                }
+
+            """
     }
 
     /// For an https upstream: SNI with the upstream's name, and its certificate verified unless turned off.

@@ -112,6 +112,9 @@ public struct ProxySettings: Equatable, Sendable {
     /// When set, the only ports a plan may claim.
     public var allowedPorts: [Int]?
 
+    /// Mozilla's server-side TLS profile written into every TLS listener (SPEC 5d).
+    public var tlsProfile: TLSProfile = .intermediate
+
     public var hasCertificate: Bool { tlsCertificate != nil && tlsCertificateKey != nil }
 
     /// Where an https upstream's certificate is checked against: `upstream_ca_file`, else the system bundle.

@@ -52,6 +52,7 @@ extension Settings {
                     "command_timeout_seconds", "apache_listen_ports", "check_ports", "confirm_timeout_seconds",
                     "listen_addresses", "http2", "hsts_max_age_seconds", "upstream_ca_file", "upstream_tls_verify",
                     "allowed_server_names", "allowed_ports", "dump_command", "check_other_sites",
+                    "tls_profile",
                 ],
                 "sync": ["interval_seconds", "state_dir", "max_backoff_seconds"],
                 "metrics": ["textfile"],
@@ -208,6 +209,14 @@ extension Settings {
                     throw fail("proxy.allowed_ports", "\(port) is not a port number (1-65535)")
                 }
                 proxy.allowedPorts = Array(Set(ports)).sorted()
+            }
+            if let profile = try string("proxy", "tls_profile") {
+                guard let known = TLSProfile(rawValue: profile) else {
+                    throw fail(
+                        "proxy.tls_profile",
+                        "must be \"intermediate\", \"modern\" or \"inherit\", not \"\(Escaping.printable(profile))\"")
+                }
+                proxy.tlsProfile = known
             }
             return proxy
         }
