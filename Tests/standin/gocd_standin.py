@@ -213,7 +213,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def echo(self):
         self.send(200, json.dumps({"method": self.command, "path": self.path, "headers": dict(self.headers.items()),
-                                   "standin": "gocd"}, indent=2), "application/json")
+                                   "header_list": [[k, v] for k, v in self.headers.items()], "standin": "gocd"}, indent=2), "application/json")
 
     def websocket(self):
         key = self.headers.get("Sec-WebSocket-Key", "")

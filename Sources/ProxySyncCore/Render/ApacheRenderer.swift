@@ -68,8 +68,15 @@ public struct ApacheRenderer: Renderer {
             out += """
                     ProxyRequests Off
                     ProxyPreserveHost On
+                    # What this proxy saw replaces whatever the client sent (README: Behind a load balancer).
+                    ProxyAddHeaders Off
+                    RequestHeader set X-Forwarded-For "expr=%{REMOTE_ADDR}"
+                    RequestHeader set X-Real-IP "expr=%{REMOTE_ADDR}"
+                    RequestHeader set X-Forwarded-Host "expr=%{HTTP_HOST}"
                     RequestHeader set X-Forwarded-Proto "\(listener.scheme.rawValue)"
                     RequestHeader set X-Forwarded-Port "\(listener.port)"
+                    RequestHeader unset Forwarded
+                    RequestHeader unset X-Forwarded-Server
                     # GoCD artifact uploads (/go/remoting/files/...) can be several gigabytes.
                     LimitRequestBody 0
                     ProxyTimeout 3600

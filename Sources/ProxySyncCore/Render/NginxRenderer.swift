@@ -100,11 +100,14 @@ public struct NginxRenderer: Renderer {
                         proxy_http_version 1.1;
                         # $http_host keeps a non-default port, which GoCD needs to build its links.
                         proxy_set_header Host $http_host;
+                        # What this proxy saw replaces whatever the client sent (README: Behind a load balancer).
                         proxy_set_header X-Real-IP $remote_addr;
-                        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                        proxy_set_header X-Forwarded-For $remote_addr;
                         proxy_set_header X-Forwarded-Proto $scheme;
                         proxy_set_header X-Forwarded-Host $host;
                         proxy_set_header X-Forwarded-Port $server_port;
+                        proxy_set_header Forwarded "";
+                        proxy_set_header X-Forwarded-Server "";
                         proxy_set_header Upgrade $http_upgrade;
                         proxy_set_header Connection \(Self.upgradeVariable);
                         # Stream large artifacts both ways instead of spooling them to disk.
