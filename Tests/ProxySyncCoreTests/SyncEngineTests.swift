@@ -31,7 +31,7 @@ struct SyncEngineTests {
         #expect(
             await engine.runCycle(dryRun: false, now: now)
                 == .applied(
-                    reason: "initial",
+                    reason: .initial,
                     diff:
                         "added http listener gocd.example.com:80 (redirect to https://gocd.example.com); added https listener gocd.example.com:443 (proxy)"
                 ))
@@ -138,7 +138,7 @@ struct SyncEngineTests {
         try? store.install(Array(good.replacingOccurrences("3600s", "1s").utf8))
         #expect(
             await engine.runCycle(dryRun: false, now: now)
-                == .applied(reason: "drift", diff: "the file was edited by hand; restoring the managed content"))
+                == .applied(reason: .drift, diff: "the file was edited by hand; restoring the managed content"))
         #expect(store.text == good)
     }
 
@@ -294,7 +294,7 @@ struct SyncEngineTests {
             Issue.record("expected applied, got \(outcome)")
             return
         }
-        #expect(reason == "drift")
+        #expect(reason == .drift)
     }
 
     @Test func confirmationOffLeavesServingUnknown() async {

@@ -97,7 +97,7 @@ func samples(_ text: String) -> [String: Double] {
 
         state.lastChangeAt = now.iso8601
         state.serving = true
-        exporter.metrics.observe(.applied(reason: "initial", diff: ""), state: state, now: now, cycleSeconds: 0.2)
+        exporter.metrics.observe(.applied(reason: .initial, diff: ""), state: state, now: now, cycleSeconds: 0.2)
         let later = Timestamp(epochSeconds: now.epochSeconds + 30, iso8601: "2027-01-15T08:00:30Z")
         exporter.metrics.observe(.unchanged, state: state, now: later, cycleSeconds: 0.01)
         exporter.metrics.observe(.nothingToDerive, state: state, now: later, cycleSeconds: 0.01)
@@ -269,7 +269,7 @@ func samples(_ text: String) -> [String: Double] {
     @Test func nothing_is_recorded_while_metrics_are_turned_off() {
         let exporter = MetricsExporter(textfile: nil, logger: CapturedLog().logger)
         exporter.cycleFinished(
-            .applied(reason: "initial", diff: ""), state: SyncState(), now: now, cycleSeconds: 0, certificate: nil)
+            .applied(reason: .initial, diff: ""), state: SyncState(), now: now, cycleSeconds: 0, certificate: nil)
         #expect(
             samples(String(decoding: exporter.exposition(), as: UTF8.self))["gocd_proxy_sync_cycles_total{outcome=\"applied\"}"]
                 == 0)

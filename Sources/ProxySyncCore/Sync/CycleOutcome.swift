@@ -1,7 +1,7 @@
 /// How one cycle ended. ``exitCode`` is what `once` exits with (README: Exit codes).
 public enum CycleOutcome: Equatable, Sendable {
     case unchanged
-    case applied(reason: String, diff: String)
+    case applied(reason: ApplyReason, diff: String)
     case dryRun(semanticDiff: String, unifiedDiff: String, changePending: Bool)
     case nothingToDerive
     case gocdError(GoCDError)

@@ -39,6 +39,16 @@ public enum Event: String, CaseIterable, Sendable {
 
 /// Why a new file was applied (`applied reason=`).
 public enum ApplyReason: String, CaseIterable, Sendable {
-    case initial, change, drift, adopt
+    /// No file at the output before.
+    case initial
+    /// GoCD's site URLs (or the settings) changed what the file must say.
+    case change
+    /// The file was edited by hand since this program wrote it; the managed content is put back.
+    case drift
+    /// A file without the managed header was there: kept as a backup and replaced.
+    case adopt
+    /// No file change: a reload that failed earlier was retried and confirmed.
     case reloadRetry = "reload-retry"
+    /// An apply interrupted by a crash was finished at start-up.
+    case recovered
 }
