@@ -90,6 +90,13 @@ struct Check: AsyncParsableCommand {
         }
         checkStateDirectory(settings.sync.stateDir, report: report)
         checkStagedTest(settings, report: report)
+        if let directory = settings.proxy.acmeChallengeDir {
+            if let unsafe = PathSafety.problem(forChallengeDirectory: directory) {
+                report.fail("acme_challenge_dir \(directory): \(unsafe)")
+            } else {
+                report.ok("acme_challenge_dir \(directory): only root can place challenge files there")
+            }
+        }
         if let code = report.firstFailure { throw ExitCode(code) }
     }
 

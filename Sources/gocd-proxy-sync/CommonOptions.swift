@@ -64,6 +64,14 @@ extension CommonOptions {
             logger.error("cannot use the state directory", metadata: ["event": Event.writeFailed.value, "error": "\(error)"])
             throw ExitCode(.writeFailed)
         }
+        if let directory = bootstrap.settings.proxy.acmeChallengeDir,
+            let problem = PathSafety.problem(forChallengeDirectory: directory)
+        {
+            logger.error(
+                "refusing to serve the ACME challenge from acme_challenge_dir",
+                metadata: ["event": Event.writeFailed.value, "error": "acme_challenge_dir \(directory): \(problem)"])
+            throw ExitCode(7)
+        }
         // Beside the output, beside state.json and among the backups (a write killed before its rename leaves
         // one there); in the state directory itself, never through a link at state.json.
         let stateDir = bootstrap.settings.sync.stateDir

@@ -85,3 +85,74 @@ struct TLSProfileTests {
         }
     }
 }
+
+/// `[proxy] acme_challenge_dir`: the challenge on every listener, and a challenge-only listener on
+/// `acme_http_port` for an HTTPS name without an HTTP listener there.
+struct ACMEChallengeTests {
+    static func proxy(_ kind: ProxyKind, port: Int = 80) -> ProxySettings {
+        var proxy = Fixtures.proxy(kind: kind)
+        proxy.acmeChallengeDir = "/var/www/acme"
+        proxy.acmeHTTPPort = port
+        return proxy
+    }
+
+    @Test func decodes() throws {
+        let settings = try TLSProfileTests.settings("acme_challenge_dir = \"/var/www/acme/\"\nacme_http_port = 8080")
+        #expect(settings.proxy.acmeChallengeDir == "/var/www/acme")
+        #expect(settings.proxy.acmeHTTPPort == 8080)
+        #expect(try TLSProfileTests.settings("").proxy.acmeChallengeDir == nil)
+        #expect(try TLSProfileTests.settings("").proxy.acmeHTTPPort == 80)
+        for bad in ["acme_challenge_dir = \"www\"", "acme_challenge_dir = \"/a/../b\"", "acme_challenge_dir = \"/a b\"",
+                    "acme_http_port = 0", "acme_http_port = \"80\""] {
+            #expect(throws: ConfigError.self) { try TLSProfileTests.settings(bad) }
+        }
+    }
+
+    @Test func everyHTTPSNameGetsTheChallengeOnTheACMEPort() throws {
+        // https-only on 8443 with the port-80 redirect: the redirect listener answers it, nothing is added.
+        var plan = try Fixtures.plan("", "https://a.example:8443", proxy: Self.proxy(.nginx))
+        #expect(!plan.listeners.contains { $0.action == .challenge })
+        // Two https names, no redirect: each gets a challenge-only listener on 80.
+        plan = try Fixtures.plan("https://a.example", "https://b.example:8443", proxy: Self.proxy(.nginx))
+        #expect(plan.listeners.filter { $0.action == .challenge }.map(\.origin) == ["http://a.example:80", "http://b.example:80"])
+        // An http redirect on another port than acme_http_port: one more listener for the https name on 80.
+        plan = try Fixtures.plan("http://a.example:8080", "https://b.example:8443", proxy: Self.proxy(.nginx))
+        #expect(plan.listeners.filter { $0.action == .challenge }.map(\.origin) == ["http://b.example:80"])
+        // acme_http_port serving https in this plan: a warning, no listener.
+        plan = try Fixtures.plan("", "https://a.example:80", proxy: Self.proxy(.nginx))
+        #expect(!plan.listeners.contains { $0.action == .challenge })
+        #expect(plan.warnings.contains { $0.contains("acme_http_port 80 serves https") })
+        // Without the directory: nothing.
+        plan = try Fixtures.plan("https://a.example", "https://b.example:8443", proxy: Fixtures.proxy())
+        #expect(!plan.listeners.contains { $0.action == .challenge })
+    }
+
+    @Test(arguments: [ProxyKind.nginx, .apache])
+    func golden(kind: ProxyKind) throws {
+        let proxy = Self.proxy(kind)
+        let plan = try Fixtures.plan("http://gocd.example.com:8080", "https://gocd.example.com:8443", proxy: proxy)
+        let text = try Renderers.make(for: proxy).render(plan)
+        #expect(try Golden.check(text, name: "\(kind.rawValue)-acme.conf"))
+        #expect(InstalledConfig.read(text, kind: kind).listeners == plan.listeners)
+        // Every listener (redirect, proxy, challenge-only) has the challenge.
+        let marker = kind == .nginx ? "location ^~ /.well-known/acme-challenge/ {" : "AliasMatch \"^/\\.well-known/acme-challenge/"
+        #expect(text.components(separatedBy: marker).count == 1 + plan.listeners.count)
+        #expect(plan.listeners.count == 3)
+        // The proxying listener excludes the path from ProxyPass before ProxyPass /.
+        if kind == .apache, let exclusion = text.range(of: "ProxyPass /.well-known/acme-challenge/ !"),
+            let proxyPass = text.range(of: "ProxyPass / http://")
+        {
+            #expect(exclusion.lowerBound < proxyPass.lowerBound)
+        } else if kind == .apache {
+            Issue.record("no ProxyPass exclusion")
+        }
+    }
+
+    @Test func anUnsafeDirectoryIsRefusedAtRender() {
+        var proxy = Self.proxy(.nginx)
+        proxy.acmeChallengeDir = "/var/www/acme;evil"
+        #expect(throws: ConfigToken.Unsafe.self) {
+            try NginxRenderer(settings: proxy).render(try Fixtures.plan("", "https://a.example", proxy: proxy))
+        }
+    }
+}

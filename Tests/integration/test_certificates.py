@@ -221,3 +221,88 @@ def test_the_profile_behind_another_default_server_on_the_same_port(kind, reques
         expected["TLSv1.3"] = False
     assert seen == expected, seen
 
+
+# --- ACME http-01 --------------------------------------------------------------------------------------------
+
+TOKEN_NAME = "tok_EN-123abc"
+TOKEN_BODY = TOKEN_NAME + ".account-thumbprint"
+
+
+@pytest.fixture
+def acme_dir():
+    """certbot's --webroot layout in a root-owned 0755 directory the proxies' workers (Apache's run as www-data)
+    can read, with a token, a file that is no token and a file outside the challenge directory."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+    root = Path(tempfile.mkdtemp(prefix="gps-acme-"))
+    root.chmod(0o755)
+    tokens = root / ".well-known" / "acme-challenge"
+    tokens.mkdir(parents=True)
+    (root / ".well-known").chmod(0o755)
+    tokens.chmod(0o755)
+    for path, text in [(tokens / TOKEN_NAME, TOKEN_BODY), (tokens / "not-a-token.txt", "not a token"),
+                       (root / "secret.txt", "secret of the webroot")]:
+        path.write_text(text)
+        path.chmod(0o644)
+    yield root
+    shutil.rmtree(root)
+
+
+def get(port, path, host, https=False):
+    try:
+        return http_get(port, path, host=host, https=https)
+    except OSError as e:
+        return (None, {}, str(e))
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_the_acme_challenge_is_served_never_redirected_or_forwarded(kind, request, tmp_path, standin, certs, acme_dir):
+    from conftest import free_port
+    acme_port = free_port()
+    s = setup(kind, request, tmp_path, standin, certs,
+              extra_proxy=f'acme_challenge_dir = "{acme_dir}"\nacme_http_port = {acme_port}')
+    r = once(s)
+    # Confirmed on every listener, the challenge-only one on acme_http_port included.
+    assert r.returncode == 0, r.stderr
+    assert "challenge" in s["output"].read_text()
+    listeners = [("redirect", s["http_port"], False), ("https", s["https_port"], True), ("acme_http_port", acme_port, False)]
+    for name, port, https in listeners:
+        host = f"gocd.test:{port}"
+        status, headers, body = get(port, f"/.well-known/acme-challenge/{TOKEN_NAME}", host, https)
+        assert (status, body) == (200, TOKEN_BODY), (name, status, headers, body)
+        assert "location" not in headers, name
+        for path in ["/.well-known/acme-challenge/unknown-token", "/.well-known/acme-challenge/not-a-token.txt",
+                     "/.well-known/acme-challenge/"]:
+            status, _, body = get(port, path, host, https)
+            assert status == 404 and "secret" not in body and "not a token" not in body, (name, path, status, body)
+        # A path that leaves the challenge directory (once the proxy has decoded and merged it) is not the
+        # challenge: redirected or proxied as any path, never answered from the webroot.
+        for path in ["/.well-known/acme-challenge/../../secret.txt", "/.well-known/acme-challenge/..%2f..%2fsecret.txt",
+                     "/.well-known/acme-challenge/%2e%2e/%2e%2e/secret.txt"]:
+            status, _, body = get(port, path, host, https)
+            assert "secret of the webroot" not in body, (name, path, status, body)
+    # The challenge-only listener answers nothing else.
+    status, _, _ = get(acme_port, "/go/pipelines", f"gocd.test:{acme_port}")
+    assert status == 404
+    paths = s["gocd"].snapshot()["paths"]
+    assert not [p for p in paths if "acme-challenge" in p], paths
+    assert "/go/pipelines" not in paths
+    # The redirect still redirects everything else, with the method kept.
+    status, headers, _ = get(s["http_port"], "/go", f"gocd.test:{s['http_port']}")
+    assert status == 301 and headers["location"] == f"https://gocd.test:{s['https_port']}/go"
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_an_acme_challenge_dir_others_can_write_is_exit_7(kind, request, tmp_path, standin, certs, acme_dir):
+    s = setup(kind, request, tmp_path, standin, certs, extra_proxy=f'acme_challenge_dir = "{acme_dir}"')
+    tokens = acme_dir / ".well-known" / "acme-challenge"
+    tokens.chmod(0o777)
+    r = once(s)
+    assert r.returncode == 7, r.stderr
+    assert f"acme_challenge_dir {acme_dir}" in r.stderr and f"{tokens} is writable by group or others" in r.stderr
+    assert not s["output"].exists()
+    r = run("check", "--config", str(s["cfg"]))
+    assert f"FAIL: acme_challenge_dir {acme_dir}: {tokens} is writable by group or others" in r.stdout, r.stdout
+    tokens.chmod(0o755)
+    assert once(s).returncode == 0

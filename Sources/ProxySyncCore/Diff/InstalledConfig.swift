@@ -17,12 +17,15 @@ public struct InstalledConfig: Equatable, Sendable {
         var names: [String] = []
         var redirect: String?
         var proxies = false
+        /// Has the ACME challenge location (SPEC 5d): with neither a redirect nor a proxy, a challenge-only listener.
+        var challenge = false
 
         func listeners(defaultHTTPS: Bool = false) -> [Listener] {
             var out: [Listener] = []
             for (port, ssl) in ports {
                 for name in names.isEmpty ? ["_"] : names {
-                    let action: Listener.Action = redirect.map { .redirect(to: $0) } ?? .proxy
+                    let action: Listener.Action =
+                        redirect.map { .redirect(to: $0) } ?? (challenge && !proxies ? .challenge : .proxy)
                     out.append(
                         Listener(scheme: ssl || defaultHTTPS ? .https : .http, port: port, serverName: name, action: action))
                 }
@@ -69,6 +72,8 @@ public struct InstalledConfig: Equatable, Sendable {
                     block?.redirect = target
                 case "proxy_pass":
                     block?.proxies = true
+                case "location" where w.contains("/.well-known/acme-challenge/"):
+                    block?.challenge = true
                 default:
                     break
                 }
@@ -114,8 +119,10 @@ public struct InstalledConfig: Equatable, Sendable {
                 var target = String(w[w.count - 1])
                 while target.hasSuffix("/") { target.removeLast() }
                 block?.redirect = target
-            case "proxypass":
+            case "proxypass" where !w.contains("!"):
                 block?.proxies = true
+            case "aliasmatch" where line.contains("/.well-known/acme-challenge/"):
+                block?.challenge = true
             case "</virtualhost>":
                 if let finished = block { result += finished.listeners(defaultHTTPS: ssl) }
                 block = nil

@@ -22,7 +22,7 @@ public enum SemanticDiff {
     }
 
     static func groupKey(_ listener: Listener) -> String {
-        "\(listener.scheme.rawValue) \(listener.redirectTarget == nil ? "proxy" : "redirect")"
+        "\(listener.scheme.rawValue) \(listener.action == .challenge ? "challenge" : listener.redirectTarget == nil ? "proxy" : "redirect")"
     }
 
     static func changes(_ a: Listener, _ b: Listener) -> [String] {
@@ -37,7 +37,7 @@ public enum SemanticDiff {
     }
 
     public static func summary(_ listener: Listener) -> String {
-        let what = listener.redirectTarget.map { "redirect to \($0)" } ?? "proxy"
+        let what = listener.redirectTarget.map { "redirect to \($0)" } ?? (listener.action == .challenge ? "ACME challenge only" : "proxy")
         return "\(listener.scheme.rawValue) listener \(listener.serverName):\(listener.port) (\(what))"
     }
 }

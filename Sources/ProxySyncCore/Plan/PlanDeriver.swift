@@ -36,13 +36,14 @@ public enum PlanDeriver {
         case (nil, let b?):
             listeners += httpsOnly(b, settings: settings, warnings: &warnings)
         }
-        let plan = ProxyPlan(
+        var plan = ProxyPlan(
             listeners: Array(Set(listeners)),
             siteURL: site.url?.origin ?? "",
             secureSiteURL: secure.url?.origin ?? "",
             warnings: warnings)
         try checkPorts(plan, urls: urls)
         try checkBounds(plan, urls: urls, settings: settings)
+        plan = withChallengeListeners(plan, settings: settings)
         if plan.listeners.contains(where: { $0.scheme == .https }) && !settings.hasCertificate {
             let field: SiteURLField = secure.url != nil ? .secureSiteURL : .siteURL
             throw SiteURLRejection(
@@ -50,6 +51,29 @@ public enum PlanDeriver {
                 reason: "an HTTPS listener is needed but tls_certificate and tls_certificate_key are not configured in [proxy]")
         }
         return .plan(plan)
+    }
+
+    /// With `acme_challenge_dir`, every HTTPS name must answer the ACME http-01 challenge on `acme_http_port`
+    /// (SPEC 5d): a name without an HTTP listener there gets one that answers only the challenge. Not where that
+    /// port serves HTTPS in this plan (one port cannot speak both): a warning instead. The port is the
+    /// operator's own setting, so `allowed_ports` does not bound it; the name is bounded as its HTTPS listener's.
+    static func withChallengeListeners(_ plan: ProxyPlan, settings: ProxySettings) -> ProxyPlan {
+        guard settings.acmeChallengeDir != nil else { return plan }
+        let port = settings.acmeHTTPPort
+        var listeners = plan.listeners
+        var warnings = plan.warnings
+        for name in Set(plan.listeners.filter { $0.scheme == .https }.map(\.serverName)).sorted() {
+            if listeners.contains(where: { $0.port == port && $0.serverName == name && $0.scheme == .http }) { continue }
+            if listeners.contains(where: { $0.port == port && $0.scheme == .https }) {
+                warnings.append(
+                    "acme_http_port \(port) serves https in this plan: the ACME http-01 challenge for \(name) is answered on its HTTPS listener only"
+                )
+                continue
+            }
+            listeners.append(Listener(scheme: .http, port: port, serverName: name, action: .challenge))
+        }
+        return ProxyPlan(
+            listeners: listeners, siteURL: plan.siteURL, secureSiteURL: plan.secureSiteURL, warnings: warnings)
     }
 
     static func httpsOnly(_ url: SiteURL, settings: ProxySettings, warnings: inout [String]) -> [Listener] {

@@ -4,6 +4,9 @@ public struct Listener: Equatable, Hashable, Sendable, Comparable {
         case proxy
         /// 301 to this origin (`https://host[:port]`) plus the request URI.
         case redirect(to: String)
+        /// Answers only the ACME http-01 challenge (and this file's generation, for confirmation): a name's
+        /// listener on `acme_http_port` that the site URLs do not give (SPEC 5d).
+        case challenge
     }
 
     public var scheme: SiteURL.Scheme

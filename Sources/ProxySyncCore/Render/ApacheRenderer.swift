@@ -63,8 +63,12 @@ public struct ApacheRenderer: Renderer {
         }
         switch listener.action {
         case .redirect(let target):
+            out += try acmeBlock(proxying: false)
             out += try redirect(to: target)
+        case .challenge:
+            out += try challengeOnly()
         case .proxy:
+            out += try acmeBlock(proxying: true)
             out += """
                     ProxyRequests Off
                     ProxyPreserveHost On
@@ -124,6 +128,21 @@ public struct ApacheRenderer: Renderer {
     /// applies them after the path is mapped), so that an earlier branch can leave a path alone.
     func redirect(to target: String) throws(ConfigToken.Unsafe) -> String {
         let location = try ConfigToken.checked(target) + "/"
+        if settings.acmeChallengeDir != nil {
+            return """
+                    # The ACME challenge is answered above, never redirected. Then GET and HEAD: 301; any other
+                    # method: 308, which keeps the method and the body.
+                    <If "%{REQUEST_URI} =~ m#^/\\.well-known/acme-challenge/#">
+                    </If>
+                    <ElseIf "%{REQUEST_METHOD} in { 'GET', 'HEAD' }">
+                        Redirect permanent / \(location)
+                    </ElseIf>
+                    <Else>
+                        Redirect 308 / \(location)
+                    </Else>
+
+                """
+        }
         return """
                 # GET and HEAD: 301; any other method: 308, which keeps the method and the body.
                 <If "%{REQUEST_METHOD} in { 'GET', 'HEAD' }">

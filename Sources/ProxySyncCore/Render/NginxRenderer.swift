@@ -14,7 +14,7 @@ public struct NginxRenderer: Renderer {
     public func render(_ plan: ProxyPlan) throws(ConfigToken.Unsafe) -> String {
         var out = Renderers.headerLine + "\n" + plan.sourceLine + "\n"
         out += "# Upstream: \(try ConfigToken.checked(settings.upstream.url))\n"
-        if plan.listeners.contains(where: { $0.action == .proxy }) {
+        if plan.listeners.contains(where: { $0.redirectTarget == nil }) {
             out += """
 
                 # WebSocket upgrade for GoCD's job console (/go/console-websocket/...).
@@ -77,23 +77,15 @@ public struct NginxRenderer: Renderer {
         }
         switch listener.action {
         case .redirect(let target):
+            out += try acmeLocation()
             out += try redirect(to: target)
+        case .challenge:
+            out += try challengeOnly()
         case .proxy:
             out += "    # GoCD artifact uploads (/go/remoting/files/...) can be several gigabytes.\n"
             out += "    client_max_body_size \(try ConfigToken.checked(settings.clientMaxBodySize));\n"
-            out += """
-
-                    # Answered here, never forwarded: gocd-proxy-sync confirms after each reload that this listener
-                    # serves this file (the digest below is of this file's text). Other hosts get a 404.
-                    location ^~ \(Generation.prefix) {
-                        if (\(Self.localVariable) = 0) {
-                            return 404;
-                        }
-                        default_type text/plain;
-                        return 200 "\(Generation.bodyPrefix)\(Generation.placeholder)\\n";
-                    }
-
-                """
+            out += try acmeLocation()
+            out += "\n" + Self.generationLocation
             out += "\n    location / {\n"
             out += "        proxy_pass \(try ConfigToken.checked(settings.upstream.url));\n"
             out += """
@@ -125,6 +117,20 @@ public struct NginxRenderer: Renderer {
         out += "}\n"
         return out
     }
+
+    /// Answered here, never forwarded: the generation of this file, to clients on this host.
+    static let generationLocation = """
+            # Answered here, never forwarded: gocd-proxy-sync confirms after each reload that this listener
+            # serves this file (the digest below is of this file's text). Other hosts get a 404.
+            location ^~ \(Generation.prefix) {
+                if (\(localVariable) = 0) {
+                    return 404;
+                }
+                default_type text/plain;
+                return 200 "\(Generation.bodyPrefix)\(Generation.placeholder)\\n";
+            }
+
+        """
 
     /// A redirect listener's answer, in `location /` (so that a more specific location can answer a path
     /// itself): 301 for GET and HEAD, 308 for every other method, which keeps the method and the body (SPEC 5d:

@@ -114,6 +114,11 @@ public struct ProxySettings: Equatable, Sendable {
 
     /// Mozilla's server-side TLS profile written into every TLS listener (SPEC 5d).
     public var tlsProfile: TLSProfile = .intermediate
+    /// certbot's `--webroot -w` directory: `/.well-known/acme-challenge/<token>` is answered from
+    /// `<dir>/.well-known/acme-challenge/<token>` on every listener (SPEC 5d); nil: not served.
+    public var acmeChallengeDir: String?
+    /// Where ACME servers ask (http-01): every HTTPS name gets a listener answering the challenge there.
+    public var acmeHTTPPort: Int = 80
 
     public var hasCertificate: Bool { tlsCertificate != nil && tlsCertificateKey != nil }
 

@@ -52,7 +52,7 @@ extension Settings {
                     "command_timeout_seconds", "apache_listen_ports", "check_ports", "confirm_timeout_seconds",
                     "listen_addresses", "http2", "hsts_max_age_seconds", "upstream_ca_file", "upstream_tls_verify",
                     "allowed_server_names", "allowed_ports", "dump_command", "check_other_sites",
-                    "tls_profile",
+                    "tls_profile", "acme_challenge_dir", "acme_http_port",
                 ],
                 "sync": ["interval_seconds", "state_dir", "max_backoff_seconds"],
                 "metrics": ["textfile"],
@@ -218,6 +218,16 @@ extension Settings {
                 }
                 proxy.tlsProfile = known
             }
+            proxy.acmeChallengeDir = try path("proxy", "acme_challenge_dir")
+            if let dir = proxy.acmeChallengeDir {
+                if dir.split(separator: "/").contains("..") {
+                    throw fail("proxy.acme_challenge_dir", "must not contain \"..\": \"\(Escaping.printable(dir))\"")
+                }
+                while proxy.acmeChallengeDir!.count > 1 && proxy.acmeChallengeDir!.hasSuffix("/") {
+                    proxy.acmeChallengeDir!.removeLast()
+                }
+            }
+            proxy.acmeHTTPPort = try integer("proxy", "acme_http_port", in: 1...65535) ?? 80
             return proxy
         }
 
