@@ -71,11 +71,15 @@ public struct ApacheRenderer: Renderer {
                     ProxyAddHeaders Off
                     RequestHeader set X-Forwarded-For "expr=%{REMOTE_ADDR}"
                     RequestHeader set X-Real-IP "expr=%{REMOTE_ADDR}"
-                    RequestHeader set X-Forwarded-Host "expr=%{HTTP_HOST}"
-                    RequestHeader set X-Forwarded-Proto "\(listener.scheme.rawValue)"
-                    RequestHeader set X-Forwarded-Port "\(listener.port)"
+                    RequestHeader set X-Forwarded-Host "expr=%{HTTP_HOST}"\(try unlessTrusted("Host"))
+                    RequestHeader set X-Forwarded-Proto "\(listener.scheme.rawValue)"\(try unlessTrusted("Proto"))
+                    RequestHeader set X-Forwarded-Port "\(listener.port)"\(try unlessTrusted("Port"))
                     RequestHeader unset Forwarded
                     RequestHeader unset X-Forwarded-Server
+
+                """
+            out += try remoteIP()
+            out += """
                     # GoCD artifact uploads (/go/remoting/files/...) can be several gigabytes.
                     LimitRequestBody 0
                     ProxyTimeout 3600
@@ -115,6 +119,28 @@ public struct ApacheRenderer: Renderer {
             out += try upstreamTLS()
         }
         out += "</VirtualHost>\n"
+        return out
+    }
+
+    /// What a front proxy's `X-Forwarded-<name>` must look like to be believed (as the NGINX file's maps).
+    static let forwardedPatterns = ["Host": "/^[A-Za-z0-9.:_-]+$/", "Proto": "/^https?$/", "Port": "/^[0-9]{1,5}$/"]
+
+    /// With `trusted_proxies`: the condition that keeps a trusted peer's well-formed `X-Forwarded-<name>`
+    /// (this proxy's value is set only when it does not hold); empty without.
+    func unlessTrusted(_ name: String) throws(ConfigToken.Unsafe) -> String {
+        guard !settings.trustedProxies.isEmpty, let pattern = Self.forwardedPatterns[name] else { return "" }
+        var peers: [String] = []
+        for cidr in settings.trustedProxies { peers.append("%{CONN_REMOTE_ADDR} -ipmatch '\(try ConfigToken.checked(cidr))'") }
+        return " \"expr=!((\(peers.joined(separator: " || "))) && %{req:X-Forwarded-\(name)} =~ \(pattern))\""
+    }
+
+    /// With `trusted_proxies` (mod_remoteip): the client address those peers pass in X-Forwarded-For becomes the
+    /// request's client address; anyone else's X-Forwarded-For is ignored.
+    func remoteIP() throws(ConfigToken.Unsafe) -> String {
+        guard !settings.trustedProxies.isEmpty else { return "" }
+        var out = "    # The client address front proxies (trusted_proxies) pass; anyone else's X-Forwarded-For is ignored.\n"
+        out += "    RemoteIPHeader X-Forwarded-For\n"
+        for cidr in settings.trustedProxies { out += "    RemoteIPInternalProxy \(try ConfigToken.checked(cidr))\n" }
         return out
     }
 

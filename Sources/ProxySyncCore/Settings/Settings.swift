@@ -111,6 +111,9 @@ public struct ProxySettings: Equatable, Sendable {
     public var allowedServerNames: [String]?
     /// When set, the only ports a plan may claim.
     public var allowedPorts: [Int]?
+    /// Front proxies (canonical CIDRs) whose X-Forwarded-For/-Proto/-Host/-Port are believed; empty: this proxy
+    /// is the edge, and what it saw replaces whatever a client sent.
+    public var trustedProxies: [String] = []
 
     public var hasCertificate: Bool { tlsCertificate != nil && tlsCertificateKey != nil }
 

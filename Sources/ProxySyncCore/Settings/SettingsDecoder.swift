@@ -52,6 +52,7 @@ extension Settings {
                     "command_timeout_seconds", "apache_listen_ports", "check_ports", "confirm_timeout_seconds",
                     "listen_addresses", "http2", "hsts_max_age_seconds", "upstream_ca_file", "upstream_tls_verify",
                     "allowed_server_names", "allowed_ports", "dump_command", "check_other_sites",
+                    "trusted_proxies",
                 ],
                 "sync": ["interval_seconds", "state_dir", "max_backoff_seconds"],
                 "metrics": ["textfile"],
@@ -209,6 +210,7 @@ extension Settings {
                 }
                 proxy.allowedPorts = Array(Set(ports)).sorted()
             }
+            proxy.trustedProxies = try cidrs("proxy", "trusted_proxies")
             return proxy
         }
 
@@ -293,6 +295,25 @@ extension Settings {
                     throw fail("\(table).\(key)", "line \(entry.line): every element must be a non-empty string")
                 }
                 out.append(text)
+            }
+            return out
+        }
+
+        /// An array of CIDRs (a bare address is one host), each in its canonical form; empty when unset.
+        func cidrs(_ table: String, _ key: String) throws(ConfigError) -> [String] {
+            guard let entry = entry(table, key) else { return [] }
+            guard case .array(let items) = entry.value else {
+                throw fail("\(table).\(key)", "line \(entry.line): expected an array of CIDRs (e.g. [\"192.0.2.0/24\"])")
+            }
+            var out: [String] = []
+            for item in items {
+                guard case .string(let text) = item else {
+                    throw fail("\(table).\(key)", "line \(entry.line): every element must be a string such as \"192.0.2.0/24\"")
+                }
+                if let problem = ConfigValues.cidrProblem(text) {
+                    throw fail("\(table).\(key)", "\"\(Escaping.printable(text))\" \(problem)")
+                }
+                if !out.contains(text) { out.append(text) }
             }
             return out
         }
