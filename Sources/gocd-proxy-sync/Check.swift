@@ -91,6 +91,13 @@ struct Check: AsyncParsableCommand {
             report.ok("output path \(settings.proxy.output): only root can change the directories on the way")
         }
         checkStateDirectory(settings.sync.stateDir, report: report)
+        for include in settings.proxy.includes {
+            if let problem = PathSafety.problem(forInclude: include) {
+                report.fail("include \(include): \(problem)")
+            } else {
+                report.ok("include \(include): a regular file only root can change")
+            }
+        }
         if let code = report.firstFailure { throw ExitCode(code) }
     }
 

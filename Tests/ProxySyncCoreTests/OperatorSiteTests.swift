@@ -57,4 +57,34 @@ struct OperatorSiteTests {
         #expect(try Golden.check(text, name: "\(kind.rawValue)-trusted-proxies.conf"))
         if kind == .apache { #expect(ApacheModules.required(proxy).contains("remoteip")) }
     }
+
+    @Test(arguments: [ProxyKind.nginx, .apache])
+    func includesRender(kind: ProxyKind) throws {
+        var proxy = Fixtures.proxy(kind: kind)
+        proxy.includeInServer = ["/etc/gocd-proxy-sync/site.conf"]
+        proxy.includeInLocation = ["/etc/gocd-proxy-sync/location.conf"]
+        proxy.includeInRedirect = ["/etc/gocd-proxy-sync/redirect.conf", "/etc/gocd-proxy-sync/site.conf"]
+        proxy.includeDigests = [
+            "/etc/gocd-proxy-sync/site.conf": "00000000000000a1", "/etc/gocd-proxy-sync/location.conf": "00000000000000b2",
+            "/etc/gocd-proxy-sync/redirect.conf": "00000000000000c3",
+        ]
+        let plan = try Fixtures.plan("http://gocd.old.example:8080", "https://gocd.example.com:8443", proxy: proxy)
+        let text = try Renderers.make(for: proxy).render(plan)
+        #expect(try Golden.check(text, name: "\(kind.rawValue)-includes.conf"))
+        #expect(Includes.named(in: text) == proxy.includeDigests)
+        // An edited include is a new file with a new generation.
+        proxy.includeDigests["/etc/gocd-proxy-sync/site.conf"] = "00000000000000a2"
+        let edited = try Renderers.make(for: proxy).render(plan)
+        #expect(Generation.of(edited) != Generation.of(text))
+        #expect(SyncEngine.changedIncludes(installed: text, rendered: edited) == ["/etc/gocd-proxy-sync/site.conf"])
+    }
+
+    @Test func includePathsAreAbsolute() {
+        #expect(throws: ConfigError.self) {
+            _ = try Settings.decode(Self.config("include_in_server = [\"site.conf\"]"), file: "/c.toml")
+        }
+        #expect(throws: ConfigError.self) {
+            _ = try Settings.decode(Self.config("include_in_location = [\"/etc/x;y\"]"), file: "/c.toml")
+        }
+    }
 }

@@ -15,6 +15,7 @@ public struct ApacheRenderer: Renderer {
         var out = Renderers.headerLine + "\n" + plan.sourceLine + "\n"
         out += "# Upstream: \(upstream)\n"
         out += "# Needs: a2enmod proxy proxy_http proxy_wstunnel headers ssl\n"
+        out += try Includes.head(settings)
         let ports = Set(plan.listeners.map(\.port)).subtracting(existingListenPorts).sorted()
         if !ports.isEmpty {
             out += "\n# Ports the main configuration does not listen on yet (see apache_listen_ports).\n"
@@ -62,6 +63,7 @@ public struct ApacheRenderer: Renderer {
         }
         switch listener.action {
         case .redirect(let target):
+            out += try Includes.directives(settings.includeInRedirect, key: "include_in_redirect", kind: .apache, indent: "    ")
             out += "    Redirect permanent / \(try ConfigToken.checked(target))/\n"
         case .proxy:
             out += """
@@ -95,6 +97,13 @@ public struct ApacheRenderer: Renderer {
                     </Location>
 
                 """
+            out += try Includes.directives(settings.includeInServer, key: "include_in_server", kind: .apache, indent: "    ")
+            if !settings.includeInLocation.isEmpty {
+                out += "    <Location />\n"
+                out += try Includes.directives(
+                    settings.includeInLocation, key: "include_in_location", kind: .apache, indent: "        ")
+                out += "    </Location>\n"
+            }
             if settings.apacheUpgradeOption {
                 out += """
                         # upgrade=websocket carries GoCD's job console (/go/console-websocket/...).

@@ -14,6 +14,7 @@ public struct NginxRenderer: Renderer {
     public func render(_ plan: ProxyPlan) throws(ConfigToken.Unsafe) -> String {
         var out = Renderers.headerLine + "\n" + plan.sourceLine + "\n"
         out += "# Upstream: \(try ConfigToken.checked(settings.upstream.url))\n"
+        out += try Includes.head(settings)
         if plan.listeners.contains(where: { $0.action == .proxy }) {
             out += """
 
@@ -76,12 +77,17 @@ public struct NginxRenderer: Renderer {
             }
         }
         switch listener.action {
+        case .redirect(let target) where !settings.includeInRedirect.isEmpty:
+            // The includes first, the redirect in `location /`: a path an include's own location serves is served.
+            out += try Includes.directives(settings.includeInRedirect, key: "include_in_redirect", kind: .nginx, indent: "    ")
+            out += "    location / {\n        return 301 \(try ConfigToken.checked(target))$request_uri;\n    }\n"
         case .redirect(let target):
             out += "    return 301 \(try ConfigToken.checked(target))$request_uri;\n"
         case .proxy:
             out += "    # GoCD artifact uploads (/go/remoting/files/...) can be several gigabytes.\n"
             out += "    client_max_body_size \(try ConfigToken.checked(settings.clientMaxBodySize));\n"
             out += try realIP()
+            out += try Includes.directives(settings.includeInServer, key: "include_in_server", kind: .nginx, indent: "    ")
             out += """
 
                     # Answered here, never forwarded: gocd-proxy-sync confirms after each reload that this listener
@@ -121,6 +127,8 @@ public struct NginxRenderer: Renderer {
 
                 """
             out += try upstreamTLS()
+            out += try Includes.directives(
+                settings.includeInLocation, key: "include_in_location", kind: .nginx, indent: "        ")
             out += "    }\n"
         }
         out += "}\n"

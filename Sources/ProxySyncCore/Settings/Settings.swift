@@ -114,6 +114,17 @@ public struct ProxySettings: Equatable, Sendable {
     /// Front proxies (canonical CIDRs) whose X-Forwarded-For/-Proto/-Host/-Port are believed; empty: this proxy
     /// is the edge, and what it saw replaces whatever a client sent.
     public var trustedProxies: [String] = []
+    /// The operator's own directives (absolute paths from the config file only): in every proxying server, in its
+    /// `location /` (Apache: a `<Location />`), and in every redirect server before its redirect.
+    public var includeInServer: [String] = []
+    public var includeInLocation: [String] = []
+    public var includeInRedirect: [String] = []
+    /// What each include held when this cycle read it (path → digest), filled in by the engine every cycle: the
+    /// content of an include is part of what is applied (README: Your own directives).
+    public var includeDigests: [String: String] = [:]
+
+    /// Every include path, each once, sorted.
+    public var includes: [String] { Array(Set(includeInServer + includeInLocation + includeInRedirect)).sorted() }
 
     public var hasCertificate: Bool { tlsCertificate != nil && tlsCertificateKey != nil }
 

@@ -52,7 +52,7 @@ extension Settings {
                     "command_timeout_seconds", "apache_listen_ports", "check_ports", "confirm_timeout_seconds",
                     "listen_addresses", "http2", "hsts_max_age_seconds", "upstream_ca_file", "upstream_tls_verify",
                     "allowed_server_names", "allowed_ports", "dump_command", "check_other_sites",
-                    "trusted_proxies",
+                    "trusted_proxies", "include_in_server", "include_in_location", "include_in_redirect",
                 ],
                 "sync": ["interval_seconds", "state_dir", "max_backoff_seconds"],
                 "metrics": ["textfile"],
@@ -211,6 +211,9 @@ extension Settings {
                 proxy.allowedPorts = Array(Set(ports)).sorted()
             }
             proxy.trustedProxies = try cidrs("proxy", "trusted_proxies")
+            proxy.includeInServer = try paths("proxy", "include_in_server")
+            proxy.includeInLocation = try paths("proxy", "include_in_location")
+            proxy.includeInRedirect = try paths("proxy", "include_in_redirect")
             return proxy
         }
 
@@ -295,6 +298,25 @@ extension Settings {
                     throw fail("\(table).\(key)", "line \(entry.line): every element must be a non-empty string")
                 }
                 out.append(text)
+            }
+            return out
+        }
+
+        /// An array of absolute paths (each once, in the file's order); empty when unset.
+        func paths(_ table: String, _ key: String) throws(ConfigError) -> [String] {
+            guard let entry = entry(table, key) else { return [] }
+            guard case .array(let items) = entry.value else {
+                throw fail("\(table).\(key)", "line \(entry.line): expected an array of absolute paths")
+            }
+            var out: [String] = []
+            for item in items {
+                guard case .string(let text) = item else {
+                    throw fail("\(table).\(key)", "line \(entry.line): every element must be a string (an absolute path)")
+                }
+                if let problem = ConfigValues.pathProblem(text) {
+                    throw fail("\(table).\(key)", "\(problem): \"\(Escaping.printable(text))\"")
+                }
+                if !out.contains(text) { out.append(text) }
             }
             return out
         }

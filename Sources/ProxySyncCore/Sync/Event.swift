@@ -40,5 +40,7 @@ public enum Event: String, CaseIterable, Sendable {
 /// Why a new file was applied (`applied reason=`).
 public enum ApplyReason: String, CaseIterable, Sendable {
     case initial, change, drift, adopt
+    /// Only an include's content changed (README: Your own directives).
+    case include
     case reloadRetry = "reload-retry"
 }
