@@ -82,6 +82,9 @@ struct Check: AsyncParsableCommand {
             case nil: print("warning: could not list Apache's modules (httpd -M) from the test command")
             }
         }
+        if settings.proxy.kind == .nginx, !settings.proxy.trustedProxies.isEmpty {
+            checkRealIP(settings.proxy, report: report)
+        }
         checkWritable(directoryOf: settings.proxy.output, what: "output directory", report: report)
         if let unsafe = PathSafety.problem(forOutput: settings.proxy.output) {
             report.fail("output \(settings.proxy.output): \(unsafe)")
@@ -97,7 +100,28 @@ struct Check: AsyncParsableCommand {
                 report.ok("acme_challenge_dir \(directory): only root can place challenge files there")
             }
         }
+        for include in settings.proxy.includes {
+            if let problem = PathSafety.problem(forInclude: include) {
+                report.fail("include \(include): \(problem)")
+            } else {
+                report.ok("include \(include): a regular file only root can change")
+            }
+        }
         if let code = report.firstFailure { throw ExitCode(code) }
+    }
+
+    /// trusted_proxies needs NGINX's realip module (`nginx -V` lists `--with-http_realip_module`).
+    func checkRealIP(_ proxy: ProxySettings, report: Report) {
+        guard let argv = ProxyDump.programCommand(proxy) else {
+            print("warning: trusted_proxies needs NGINX's realip module; could not ask nginx -V from the test command")
+            return
+        }
+        let version = CommandRunner.runBlocking(argv + ["-V"], timeoutSeconds: proxy.commandTimeoutSeconds)
+        if version.output.contains("--with-http_realip_module") {
+            report.ok("NGINX module for trusted_proxies: realip (built in)")
+        } else {
+            report.fail("trusted_proxies needs NGINX's realip module, which nginx -V does not list: install an nginx built --with-http_realip_module")
+        }
     }
 
     func checkGoCD(settings: Settings, client: CurlClient, auth: CurlOptions.Auth, report: Report) async {

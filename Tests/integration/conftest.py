@@ -354,7 +354,7 @@ def invocations(count_file: Path):
 
 
 APACHE_MODULES = ["mpm_event", "authz_core", "alias", "mime", "proxy", "proxy_http", "proxy_wstunnel",
-                  "headers", "ssl", "socache_shmcb", "rewrite"]
+                  "headers", "ssl", "socache_shmcb", "rewrite", "remoteip"]
 
 
 class Apache(PrivateProxy):

@@ -45,3 +45,141 @@ def test_a_clients_own_forwarding_headers_never_reach_gocd(kind, request):
     assert seen["host"] == [f"gocd.test:{port}"], seen
     assert "forwarded" not in seen and "x-forwarded-server" not in seen, seen
     assert not any("6.6.6.6" in v or "evil" in v for values in seen.values() for v in values), seen
+
+
+FRONT = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "http", "X-Forwarded-Host": "gocd.example.com",
+         "X-Forwarded-Port": "80"}
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_a_trusted_front_proxy_passes_the_client_address_and_proto(kind, request):
+    s = setup_for(kind, request, extra_proxy='trusted_proxies = ["127.0.0.1/32", "2001:db8::/32"]')
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    seen = seen_by_gocd(s, FRONT)
+    assert seen["x-forwarded-for"] == ["203.0.113.7"], seen
+    assert seen["x-real-ip"] == ["203.0.113.7"], seen
+    assert seen["x-forwarded-proto"] == ["http"], seen
+    assert seen["x-forwarded-host"] == ["gocd.example.com"], seen
+    assert seen["x-forwarded-port"] == ["80"], seen
+    # A header that is not well-formed is not believed even from a trusted peer.
+    seen = seen_by_gocd(s, {"X-Forwarded-Proto": "gopher", "X-Forwarded-Port": "x"})
+    assert seen["x-forwarded-proto"] == ["https"] and seen["x-forwarded-port"] == [str(s["https_port"])], seen
+    assert seen["x-forwarded-for"] == ["127.0.0.1"], seen
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_an_untrusted_peer_gets_what_this_proxy_saw(kind, request):
+    s = setup_for(kind, request, extra_proxy='trusted_proxies = ["192.0.2.0/24"]')
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    seen = seen_by_gocd(s, FRONT)
+    port = s["https_port"]
+    assert seen["x-forwarded-for"] == ["127.0.0.1"] and seen["x-real-ip"] == ["127.0.0.1"], seen
+    assert seen["x-forwarded-proto"] == ["https"] and seen["x-forwarded-port"] == [str(port)], seen
+    assert seen["x-forwarded-host"] in (["gocd.test"], [f"gocd.test:{port}"]), seen
+
+
+def test_a_malformed_cidr_is_exit_2_naming_key_and_value(request):
+    s = setup_for("nginx", request, extra_proxy='trusted_proxies = ["10.0.0.1/8"]')
+    r = once(s)
+    assert r.returncode == 2, r.stderr
+    assert 'proxy.trusted_proxies: \\"10.0.0.1/8\\" has address bits set' in r.stderr, r.stderr
+
+
+def test_check_says_which_module_trusted_proxies_need(tmp_path, standin, certs, nginx):
+    from conftest import APACHE_MODULES, TOKEN, Apache, free_port, run, write_config
+    apache = Apache(tmp_path, modules=[m for m in APACHE_MODULES if m != "remoteip"])
+    gocd = standin(token=TOKEN, site_url="", secure_site_url=f"https://gocd.test:{free_port()}")
+    cfg, _ = write_config(tmp_path, gocd.base, kind="apache", output=apache.confd / "gocd.conf",
+                          test_command=apache.test_command, reload_command=apache.reload_command, certs=certs,
+                          extra_proxy='apache_listen_ports = []\ntrusted_proxies = ["192.0.2.0/24"]')
+    r = run("check", "--config", str(cfg))
+    assert "FAIL: Apache modules missing: remoteip: run a2enmod remoteip" in r.stdout, r.stdout
+    cfg, _ = write_config(tmp_path, gocd.base, kind="nginx", output=nginx.confd / "gocd.conf",
+                          test_command=nginx.test_command, reload_command=nginx.reload_command, certs=certs,
+                          extra_proxy='trusted_proxies = ["192.0.2.0/24"]')
+    r = run("check", "--config", str(cfg))
+    assert "ok: NGINX module for trusted_proxies: realip (built in)" in r.stdout, r.stdout
+
+
+def header_line(kind, value):
+    return f"add_header X-Operator {value} always;\n" if kind == "nginx" else f"Header always set X-Operator {value}\n"
+
+
+def include_setup(request, server="add_header X-Operator one always;\n", redirect=None, kind="nginx"):
+    tmp = request.getfixturevalue("tmp_path")
+    inc = tmp / "includes"
+    inc.mkdir(mode=0o755)
+    (inc / "server.conf").write_text(server)
+    (inc / "server.conf").chmod(0o644)
+    extra = f'include_in_server = ["{inc / "server.conf"}"]'
+    if redirect is not None:
+        (inc / "redirect.conf").write_text(redirect)
+        (inc / "redirect.conf").chmod(0o644)
+        extra += f'\ninclude_in_redirect = ["{inc / "redirect.conf"}"]'
+    s = setup_for(kind, request, extra_proxy=extra)
+    s["include"] = inc / "server.conf"
+    return s
+
+
+def operator_header(s):
+    status, headers, _ = http_get(s["https_port"], "/go/pipelines", host="gocd.test", https=True)
+    return headers.get("x-operator") if status == 200 else None
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_an_include_is_served_and_an_edit_is_applied_as_reason_include(request, kind):
+    s = include_setup(request, server=header_line(kind, "one"), kind=kind)
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert f"# Include: {s['include']} digest=" in s["output"].read_text()
+    wait_for(lambda: operator_header(s) == "one", what="the include's header")
+    assert once(s).returncode == 0 and "applied" not in once(s).stderr, "unchanged when nothing changed"
+    s["include"].write_text(header_line(kind, "two"))
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert "applied" in r.stderr and "reason=include" in r.stderr, r.stderr
+    assert "reloaded" in r.stderr, r.stderr  # confirmed: the new generation is served
+    wait_for(lambda: operator_header(s) == "two", what="the edited include")
+
+
+def test_a_broken_include_is_never_reloaded_and_named(request):
+    s = include_setup(request)
+    assert once(s).returncode == 0
+    wait_for(lambda: operator_header(s) == "one", what="the include's header")
+    before = s["output"].read_text()
+    s["include"].write_text("add_header_broken X-Operator three;\n")
+    r = once(s)
+    assert r.returncode == 5, r.stderr
+    assert "test_failed" in r.stderr and str(s["include"]) in r.stderr, r.stderr
+    assert s["output"].read_text() == before, "the previous file stays"
+    assert operator_header(s) == "one", "the old site is still served"
+    s["include"].write_text("add_header X-Operator four always;\n")
+    r = once(s)
+    assert r.returncode == 0 and "reason=include" in r.stderr, r.stderr
+    wait_for(lambda: operator_header(s) == "four", what="the fixed include")
+
+
+@pytest.mark.parametrize("mode", [0o664, 0o646])
+def test_an_include_others_can_write_is_exit_7(request, mode):
+    s = include_setup(request)
+    s["include"].chmod(mode)
+    r = once(s)
+    assert r.returncode == 7, r.stderr
+    assert str(s["include"]) in r.stderr and "writable by group or others" in r.stderr, r.stderr
+    assert not s["output"].exists()
+    from conftest import run
+    r = run("check", "--config", str(s["cfg"]))
+    assert f"FAIL: include {s['include']}: " in r.stdout, r.stdout
+
+
+def test_a_redirect_include_serves_its_own_path(request):
+    s = include_setup(request, redirect='location = /hello { default_type text/plain; return 200 "hello"; }\n')
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    status, _, body = wait_for(lambda: (lambda a: a if a[0] == 200 else None)(
+        http_get(s["http_port"], "/hello", host="gocd.test")), what="the include's path")
+    assert body == "hello"
+    status, headers, _ = http_get(s["http_port"], "/go/pipelines", host="gocd.test")
+    assert status == 301 and headers["location"].endswith("/go/pipelines"), (status, headers)

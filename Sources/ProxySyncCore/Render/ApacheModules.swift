@@ -7,6 +7,7 @@ public enum ApacheModules {
         var names = ["proxy", "proxy_http", "proxy_wstunnel", "headers"]
         if settings.hasCertificate || settings.upstream.scheme == .https { names.append("ssl") }
         if !settings.apacheUpgradeOption { names.append("rewrite") }
+        if !settings.trustedProxies.isEmpty { names.append("remoteip") }
         return names
     }
 

@@ -15,6 +15,7 @@ public struct ApacheRenderer: Renderer {
         var out = Renderers.headerLine + "\n" + plan.sourceLine + "\n"
         out += "# Upstream: \(upstream)\n"
         out += "# Needs: a2enmod proxy proxy_http proxy_wstunnel headers ssl\n"
+        out += try Includes.head(settings)
         let ports = Set(plan.listeners.map(\.port)).subtracting(existingListenPorts).sorted()
         if !ports.isEmpty {
             out += "\n# Ports the main configuration does not listen on yet (see apache_listen_ports).\n"
@@ -63,6 +64,7 @@ public struct ApacheRenderer: Renderer {
         }
         switch listener.action {
         case .redirect(let target):
+            out += try Includes.directives(settings.includeInRedirect, key: "include_in_redirect", kind: .apache, indent: "    ")
             out += try acmeBlock(proxying: false)
             out += try redirect(to: target)
         case .challenge:
@@ -76,11 +78,15 @@ public struct ApacheRenderer: Renderer {
                     ProxyAddHeaders Off
                     RequestHeader set X-Forwarded-For "expr=%{REMOTE_ADDR}"
                     RequestHeader set X-Real-IP "expr=%{REMOTE_ADDR}"
-                    RequestHeader set X-Forwarded-Host "expr=%{HTTP_HOST}"
-                    RequestHeader set X-Forwarded-Proto "\(listener.scheme.rawValue)"
-                    RequestHeader set X-Forwarded-Port "\(listener.port)"
+                    RequestHeader set X-Forwarded-Host "expr=%{HTTP_HOST}"\(try unlessTrusted("Host"))
+                    RequestHeader set X-Forwarded-Proto "\(listener.scheme.rawValue)"\(try unlessTrusted("Proto"))
+                    RequestHeader set X-Forwarded-Port "\(listener.port)"\(try unlessTrusted("Port"))
                     RequestHeader unset Forwarded
                     RequestHeader unset X-Forwarded-Server
+
+                """
+            out += try remoteIP()
+            out += """
                     # GoCD artifact uploads (/go/remoting/files/...) can be several gigabytes.
                     LimitRequestBody 0
                     ProxyTimeout 3600
@@ -96,6 +102,13 @@ public struct ApacheRenderer: Renderer {
                     </Location>
 
                 """
+            out += try Includes.directives(settings.includeInServer, key: "include_in_server", kind: .apache, indent: "    ")
+            if !settings.includeInLocation.isEmpty {
+                out += "    <Location />\n"
+                out += try Includes.directives(
+                    settings.includeInLocation, key: "include_in_location", kind: .apache, indent: "        ")
+                out += "    </Location>\n"
+            }
             if settings.apacheUpgradeOption {
                 out += """
                         # upgrade=websocket carries GoCD's job console (/go/console-websocket/...).
@@ -153,6 +166,28 @@ public struct ApacheRenderer: Renderer {
                 </Else>
 
             """
+    }
+
+    /// What a front proxy's `X-Forwarded-<name>` must look like to be believed (as the NGINX file's maps).
+    static let forwardedPatterns = ["Host": "/^[A-Za-z0-9.:_-]+$/", "Proto": "/^https?$/", "Port": "/^[0-9]{1,5}$/"]
+
+    /// With `trusted_proxies`: the condition that keeps a trusted peer's well-formed `X-Forwarded-<name>`
+    /// (this proxy's value is set only when it does not hold); empty without.
+    func unlessTrusted(_ name: String) throws(ConfigToken.Unsafe) -> String {
+        guard !settings.trustedProxies.isEmpty, let pattern = Self.forwardedPatterns[name] else { return "" }
+        var peers: [String] = []
+        for cidr in settings.trustedProxies { peers.append("%{CONN_REMOTE_ADDR} -ipmatch '\(try ConfigToken.checked(cidr))'") }
+        return " \"expr=!((\(peers.joined(separator: " || "))) && %{req:X-Forwarded-\(name)} =~ \(pattern))\""
+    }
+
+    /// With `trusted_proxies` (mod_remoteip): the client address those peers pass in X-Forwarded-For becomes the
+    /// request's client address; anyone else's X-Forwarded-For is ignored.
+    func remoteIP() throws(ConfigToken.Unsafe) -> String {
+        guard !settings.trustedProxies.isEmpty else { return "" }
+        var out = "    # The client address front proxies (trusted_proxies) pass; anyone else's X-Forwarded-For is ignored.\n"
+        out += "    RemoteIPHeader X-Forwarded-For\n"
+        for cidr in settings.trustedProxies { out += "    RemoteIPInternalProxy \(try ConfigToken.checked(cidr))\n" }
+        return out
     }
 
     /// An ap_expr true for clients on this host: loopback and the listen addresses (mod_authz_core only).

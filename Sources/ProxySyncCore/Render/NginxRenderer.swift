@@ -14,6 +14,7 @@ public struct NginxRenderer: Renderer {
     public func render(_ plan: ProxyPlan) throws(ConfigToken.Unsafe) -> String {
         var out = Renderers.headerLine + "\n" + plan.sourceLine + "\n"
         out += "# Upstream: \(try ConfigToken.checked(settings.upstream.url))\n"
+        out += try Includes.head(settings)
         if plan.listeners.contains(where: { $0.redirectTarget == nil }) {
             out += """
 
@@ -24,7 +25,7 @@ public struct NginxRenderer: Renderer {
                 }
 
                 # Clients on this host; only they may ask a listener which generation of this file it serves.
-                geo \(Self.localVariable) {
+                geo \(settings.trustedProxies.isEmpty ? "" : "$realip_remote_addr ")\(Self.localVariable) {
                     default 0;
                     127.0.0.0/8 1;
                     ::1 1;
@@ -34,6 +35,7 @@ public struct NginxRenderer: Renderer {
                 out += "    \(try ConfigToken.checked(address)) 1;\n"
             }
             out += "}\n"
+            out += try trustedPeers()
         }
         for listener in plan.listeners {
             out += "\n"
@@ -77,6 +79,8 @@ public struct NginxRenderer: Renderer {
         }
         switch listener.action {
         case .redirect(let target):
+            // The includes first, the redirect in `location /`: a path an include's own location serves is served.
+            out += try Includes.directives(settings.includeInRedirect, key: "include_in_redirect", kind: .nginx, indent: "    ")
             out += try acmeLocation()
             out += try redirect(to: target)
         case .challenge:
@@ -84,6 +88,8 @@ public struct NginxRenderer: Renderer {
         case .proxy:
             out += "    # GoCD artifact uploads (/go/remoting/files/...) can be several gigabytes.\n"
             out += "    client_max_body_size \(try ConfigToken.checked(settings.clientMaxBodySize));\n"
+            out += try realIP()
+            out += try Includes.directives(settings.includeInServer, key: "include_in_server", kind: .nginx, indent: "    ")
             out += try acmeLocation()
             out += "\n" + Self.generationLocation
             out += "\n    location / {\n"
@@ -95,9 +101,9 @@ public struct NginxRenderer: Renderer {
                         # What this proxy saw replaces whatever the client sent (README: Behind a load balancer).
                         proxy_set_header X-Real-IP $remote_addr;
                         proxy_set_header X-Forwarded-For $remote_addr;
-                        proxy_set_header X-Forwarded-Proto $scheme;
-                        proxy_set_header X-Forwarded-Host $host;
-                        proxy_set_header X-Forwarded-Port $server_port;
+                        proxy_set_header X-Forwarded-Proto \(forwarded("proto", ours: "$scheme"));
+                        proxy_set_header X-Forwarded-Host \(forwarded("host", ours: "$host"));
+                        proxy_set_header X-Forwarded-Port \(forwarded("port", ours: "$server_port"));
                         proxy_set_header Forwarded "";
                         proxy_set_header X-Forwarded-Server "";
                         proxy_set_header Upgrade $http_upgrade;
@@ -112,6 +118,8 @@ public struct NginxRenderer: Renderer {
 
                 """
             out += try upstreamTLS()
+            out += try Includes.directives(
+                settings.includeInLocation, key: "include_in_location", kind: .nginx, indent: "        ")
             out += "    }\n"
         }
         out += "}\n"
@@ -147,6 +155,44 @@ public struct NginxRenderer: Renderer {
                 }
 
             """
+    }
+
+    /// 1 when the connection comes from one of `trusted_proxies` (read before realip replaces `$remote_addr`).
+    public static let trustedVariable = "$gocd_proxy_sync_trusted_peer"
+
+    /// The variable GoCD gets for `X-Forwarded-<name>`: this proxy's own value, or (with `trusted_proxies`) the
+    /// map that believes a trusted peer's header.
+    func forwarded(_ name: String, ours: String) -> String {
+        settings.trustedProxies.isEmpty ? ours : "$gocd_proxy_sync_forwarded_\(name)"
+    }
+
+    /// With `trusted_proxies`: which peers are trusted, and the maps that pass their X-Forwarded-Proto/-Host/-Port
+    /// (when well-formed) and put this proxy's own values in their place for anyone else.
+    func trustedPeers() throws(ConfigToken.Unsafe) -> String {
+        guard !settings.trustedProxies.isEmpty else { return "" }
+        var out = "\n# Front proxies (trusted_proxies) whose forwarded headers are believed; anyone else's are replaced.\n"
+        out += "geo $realip_remote_addr \(Self.trustedVariable) {\n    default 0;\n"
+        for cidr in settings.trustedProxies { out += "    \(try ConfigToken.checked(cidr)) 1;\n" }
+        out += "}\n"
+        let maps: [(String, String, String)] = [
+            ("proto", "$scheme", #""~^1:(https?)$""#),
+            ("host", "$host", #""~^1:([A-Za-z0-9.:_-]+)$""#),
+            ("port", "$server_port", #""~^1:([0-9]{1,5})$""#),
+        ]
+        for (name, ours, pattern) in maps {
+            out += "\nmap \"\(Self.trustedVariable):$http_x_forwarded_\(name)\" \(forwarded(name, ours: ours)) {\n"
+            out += "    default \(ours);\n    \(pattern) $1;\n}\n"
+        }
+        return out
+    }
+
+    /// With `trusted_proxies`: the client address a trusted peer passes in X-Forwarded-For becomes `$remote_addr`.
+    func realIP() throws(ConfigToken.Unsafe) -> String {
+        guard !settings.trustedProxies.isEmpty else { return "" }
+        var out = "    # The client address front proxies (trusted_proxies) pass; anyone else's X-Forwarded-For is ignored.\n"
+        for cidr in settings.trustedProxies { out += "    set_real_ip_from \(try ConfigToken.checked(cidr));\n" }
+        out += "    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n"
+        return out
     }
 
     /// For an https upstream: SNI with the upstream's name, and its certificate verified unless turned off.

@@ -65,3 +65,40 @@ public enum ConfigValues {
         return !digits.isEmpty && digits.count <= 12 && digits.utf8.allSatisfy { $0 >= 48 && $0 <= 57 }
     }
 }
+
+extension ConfigValues {
+    /// Why `text` is not a CIDR in the one form both proxies read alike, or nil: an IPv4 or canonical IPv6
+    /// address (RFC 5952), optionally `/prefix`, with no bits set below the prefix.
+    public static func cidrProblem(_ text: String) -> String? {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let address = parts.first.map(String.init) else {
+            return "is not a CIDR (address/prefix, e.g. 192.0.2.0/24 or 2001:db8::/32)"
+        }
+        let bits: [Bool]
+        if HostName.isIPv4(address) {
+            bits = address.split(separator: ".").flatMap { octet in
+                let value = Int(octet) ?? 0
+                return (0..<8).map { value & (0x80 >> $0) != 0 }
+            }
+        } else if let groups = HostName.ipv6Groups(address) {
+            if let canonical = HostName.canonicalIPv6(address), canonical != address {
+                let suffix = parts.count == 2 ? "/\(parts[1])" : ""
+                return "is not in its canonical form (RFC 5952): write it as \"\(canonical)\(suffix)\""
+            }
+            bits = groups.flatMap { group in (0..<16).map { Int(group) & (0x8000 >> $0) != 0 } }
+        } else {
+            return "is not a CIDR (address/prefix, e.g. 192.0.2.0/24 or 2001:db8::/32)"
+        }
+        guard parts.count == 2 else { return nil }
+        let prefixText = parts[1]
+        guard !prefixText.isEmpty, prefixText.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), prefixText.count <= 3,
+            let prefix = Int(prefixText), prefix <= bits.count, !(prefixText.count > 1 && prefixText.hasPrefix("0"))
+        else {
+            return "has no valid prefix length (0-\(bits.count))"
+        }
+        if bits[prefix...].contains(true) {
+            return "has address bits set below its /\(prefix) prefix: write the network address"
+        }
+        return nil
+    }
+}

@@ -111,6 +111,20 @@ public struct ProxySettings: Equatable, Sendable {
     public var allowedServerNames: [String]?
     /// When set, the only ports a plan may claim.
     public var allowedPorts: [Int]?
+    /// Front proxies (canonical CIDRs) whose X-Forwarded-For/-Proto/-Host/-Port are believed; empty: this proxy
+    /// is the edge, and what it saw replaces whatever a client sent.
+    public var trustedProxies: [String] = []
+    /// The operator's own directives (absolute paths from the config file only): in every proxying server, in its
+    /// `location /` (Apache: a `<Location />`), and in every redirect server before its redirect.
+    public var includeInServer: [String] = []
+    public var includeInLocation: [String] = []
+    public var includeInRedirect: [String] = []
+    /// What each include held when this cycle read it (path → digest), filled in by the engine every cycle: the
+    /// content of an include is part of what is applied (README: Your own directives).
+    public var includeDigests: [String: String] = [:]
+
+    /// Every include path, each once, sorted.
+    public var includes: [String] { Array(Set(includeInServer + includeInLocation + includeInRedirect)).sorted() }
 
     /// Mozilla's server-side TLS profile written into every TLS listener (SPEC 5d).
     public var tlsProfile: TLSProfile = .intermediate

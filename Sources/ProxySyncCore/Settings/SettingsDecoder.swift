@@ -53,6 +53,7 @@ extension Settings {
                     "listen_addresses", "http2", "hsts_max_age_seconds", "upstream_ca_file", "upstream_tls_verify",
                     "allowed_server_names", "allowed_ports", "dump_command", "check_other_sites",
                     "tls_profile", "acme_challenge_dir", "acme_http_port",
+                    "trusted_proxies", "include_in_server", "include_in_location", "include_in_redirect",
                 ],
                 "sync": ["interval_seconds", "state_dir", "max_backoff_seconds"],
                 "metrics": ["textfile"],
@@ -228,6 +229,10 @@ extension Settings {
                 }
             }
             proxy.acmeHTTPPort = try integer("proxy", "acme_http_port", in: 1...65535) ?? 80
+            proxy.trustedProxies = try cidrs("proxy", "trusted_proxies")
+            proxy.includeInServer = try paths("proxy", "include_in_server")
+            proxy.includeInLocation = try paths("proxy", "include_in_location")
+            proxy.includeInRedirect = try paths("proxy", "include_in_redirect")
             return proxy
         }
 
@@ -312,6 +317,44 @@ extension Settings {
                     throw fail("\(table).\(key)", "line \(entry.line): every element must be a non-empty string")
                 }
                 out.append(text)
+            }
+            return out
+        }
+
+        /// An array of absolute paths (each once, in the file's order); empty when unset.
+        func paths(_ table: String, _ key: String) throws(ConfigError) -> [String] {
+            guard let entry = entry(table, key) else { return [] }
+            guard case .array(let items) = entry.value else {
+                throw fail("\(table).\(key)", "line \(entry.line): expected an array of absolute paths")
+            }
+            var out: [String] = []
+            for item in items {
+                guard case .string(let text) = item else {
+                    throw fail("\(table).\(key)", "line \(entry.line): every element must be a string (an absolute path)")
+                }
+                if let problem = ConfigValues.pathProblem(text) {
+                    throw fail("\(table).\(key)", "\(problem): \"\(Escaping.printable(text))\"")
+                }
+                if !out.contains(text) { out.append(text) }
+            }
+            return out
+        }
+
+        /// An array of CIDRs (a bare address is one host), each in its canonical form; empty when unset.
+        func cidrs(_ table: String, _ key: String) throws(ConfigError) -> [String] {
+            guard let entry = entry(table, key) else { return [] }
+            guard case .array(let items) = entry.value else {
+                throw fail("\(table).\(key)", "line \(entry.line): expected an array of CIDRs (e.g. [\"192.0.2.0/24\"])")
+            }
+            var out: [String] = []
+            for item in items {
+                guard case .string(let text) = item else {
+                    throw fail("\(table).\(key)", "line \(entry.line): every element must be a string such as \"192.0.2.0/24\"")
+                }
+                if let problem = ConfigValues.cidrProblem(text) {
+                    throw fail("\(table).\(key)", "\"\(Escaping.printable(text))\" \(problem)")
+                }
+                if !out.contains(text) { out.append(text) }
             }
             return out
         }

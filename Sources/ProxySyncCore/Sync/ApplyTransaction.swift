@@ -28,7 +28,7 @@ extension SyncEngine {
 
     func apply(
         _ bytes: [UInt8], previous: [UInt8]?, plan: ProxyPlan, text: String, reason: ApplyReason, diff: String,
-        state current: inout SyncState, now: Timestamp
+        state current: inout SyncState, now: Timestamp, changedIncludes: [String] = []
     ) async -> CycleOutcome {
         var backupPath: String?
         do {
@@ -43,7 +43,8 @@ extension SyncEngine {
         switch await proxy.testStaged(bytes) {
         case .tested(let test):
             if !test.succeeded {
-                return await testFailed(test, restored: "never installed: the previous file stayed in place")
+                return await testFailed(
+                    test, restored: "never installed: the previous file stayed in place", changedIncludes: changedIncludes)
             }
             tested = true
         case .unavailable(let why):
@@ -72,7 +73,7 @@ extension SyncEngine {
             if !test.succeeded {
                 let restored = restore(previous, backupPath: backupPath, state: &current)
                 current.applyInProgress = nil
-                return await testFailed(test, restored: restored)
+                return await testFailed(test, restored: restored, changedIncludes: changedIncludes)
             }
         }
         for warning in plan.warnings { log(.warning, "\(warning)", .applied) }
@@ -128,9 +129,22 @@ extension SyncEngine {
 
     /// A new file failed the config test and is not live (never installed, or put back): the test is run once
     /// more over what is live, to tell a change at fault (exit 5) from a proxy configuration already broken (9).
-    func testFailed(_ test: CommandResult, restored: String) async -> CycleOutcome {
+    func testFailed(_ test: CommandResult, restored: String, changedIncludes: [String] = []) async -> CycleOutcome {
         let again = await proxy.test()
         let output = test.output.isEmpty ? test.summary : test.output
+        if !changedIncludes.isEmpty {
+            // An edited include is already in the configuration on disk (the previous file includes it too), so the
+            // second test fails as well: the include is at fault, and the proxy was not reloaded.
+            log(
+                .error,
+                "the proxy's config test failed with an edited include; the proxy was not reloaded and keeps serving what it had; fix the include (tried again when it changes)",
+                .testFailed,
+                [
+                    "include": "\(changedIncludes.joined(separator: ","))", "test": "\(test.summary)", "output": "\(output)",
+                    "restored": "\(restored)", "still_failing_in_place": "\(!again.succeeded)",
+                ])
+            return .testFailed(output: "include \(changedIncludes.joined(separator: ", ")): \(output)")
+        }
         if !again.succeeded {
             log(
                 .critical,

@@ -4,6 +4,9 @@ import Synchronization
 final class EngineMemory: Sendable {
     private let certificatesCheckedOn = Mutex<String?>(nil)
     private let lastRendering = Mutex<Rendering?>(nil)
+    /// The digest of a rendering whose includes failed the config test, with the test's output: it is tried
+    /// again only when something changes (an include again, GoCD's site URLs, the settings).
+    fileprivate let failedIncludes = Mutex<(digest: String, output: String)?>(nil)
 
     /// The plan and file text rendered from one answer of GoCD under one set of proxy settings. Both are pure
     /// functions of those two, so an idle cycle, which gets the same answer every time, reuses them instead of
@@ -76,4 +79,10 @@ final class EngineMemory: Sendable {
             return !warned
         }
     }
+}
+
+extension EngineMemory {
+    func includeFailure() -> (digest: String, output: String)? { failedIncludes.withLock { $0 } }
+
+    func rememberIncludeFailure(_ failure: (digest: String, output: String)?) { failedIncludes.withLock { $0 = failure } }
 }

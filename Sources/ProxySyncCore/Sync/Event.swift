@@ -47,6 +47,8 @@ public enum ApplyReason: String, CaseIterable, Sendable {
     case drift
     /// A file without the managed header was there: kept as a backup and replaced.
     case adopt
+    /// Only an include's content changed (README: Your own directives).
+    case include
     /// No file change: a reload that failed earlier was retried and confirmed.
     case reloadRetry = "reload-retry"
     /// An apply interrupted by a crash was finished at start-up.

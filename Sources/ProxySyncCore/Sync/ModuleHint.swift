@@ -12,6 +12,7 @@ public enum ModuleHint {
             ("SSLEngine", "ssl"),
             ("SSLCertificate", "ssl"),
             ("RewriteEngine", "rewrite"),
+            ("RemoteIP", "remoteip"),
         ]
         for (directive, module) in modules where output.contains("Invalid command '\(directive)") {
             return "enable the module that provides \(directive): a2enmod \(module)"

@@ -165,3 +165,19 @@ public protocol ServingCheck: Sendable {
     /// Warnings for certificates of `plan` that expired or expire soon (`certificate_expiring`, subject = path).
     func certificateNotices(_ plan: ProxyPlan) async -> [Notice]
 }
+
+/// The operator's include files (README: Your own directives): read every cycle, since their content is part of
+/// what is applied.
+public protocol IncludeReader: Sendable {
+    /// The bytes of the include at `path`, once its path checks pass.
+    /// - Throws: ``StoreError`` naming the file (unsafe, missing, not a regular file).
+    func read(_ path: String) throws(StoreError) -> [UInt8]
+}
+
+/// For engines whose settings name no includes.
+public struct NoIncludeReader: IncludeReader {
+    public init() {}
+    public func read(_ path: String) throws(StoreError) -> [UInt8] {
+        throw StoreError("cannot read the include \(path): no include reader")
+    }
+}

@@ -10,14 +10,17 @@ public struct SyncEngine: Sendable {
     public var proxy: any ProxyControl
     public var state: any StateStore
     public var serving: any ServingCheck
+    /// The operator's include files, read every cycle (their content is part of what is applied).
+    public var includes: any IncludeReader
     public var logger: Logger
     /// What the engine remembers between cycles of one process without writing it down.
     let memory = EngineMemory()
 
     public init(
         settings: Settings, source: any SiteURLSource, store: any ConfigStore, proxy: any ProxyControl,
-        state: any StateStore, serving: any ServingCheck, logger: Logger
+        state: any StateStore, serving: any ServingCheck, logger: Logger, includes: any IncludeReader = NoIncludeReader()
     ) {
+        self.includes = includes
         self.settings = settings
         self.source = source
         self.store = store
@@ -77,8 +80,20 @@ public struct SyncEngine: Sendable {
             log(error.isTransient ? .notice : .error, "GoCD did not answer with site URLs", .gocdError, ["error": "\(error)"])
             return .gocdError(error)
         }
+        // What every include holds now is part of the settings this cycle renders with.
+        var proxySettings = settings.proxy
+        for path in proxySettings.includes {
+            do {
+                proxySettings.includeDigests[path] = Digest.fnv1a64Hex(try includes.read(path))
+            } catch {
+                log(
+                    .error, "an include file is refused; the file in place keeps serving", .writeFailed,
+                    ["include": "\(path)", "error": "\(error)"])
+                return .writeFailed("\(error)")
+            }
+        }
         let rendering: EngineMemory.Rendering
-        if let last = memory.rendering(for: urls, settings: settings.proxy) {
+        if let last = memory.rendering(for: urls, settings: proxySettings) {
             rendering = last
             if !dryRun { current.bothUnset = false }
         } else {
@@ -101,7 +116,7 @@ public struct SyncEngine: Sendable {
             }
             let text: String
             do {
-                text = try Renderers.make(for: settings.proxy).render(plan)
+                text = try Renderers.make(for: proxySettings).render(plan)
             } catch {
                 let rejection = SiteURLRejection(field: "site_url", rawValue: urls.siteURL, reason: "\(error)")
                 logRejected(
@@ -111,7 +126,7 @@ public struct SyncEngine: Sendable {
             }
             let bytes = Array(text.utf8)
             rendering = EngineMemory.Rendering(
-                urls: urls, settings: settings.proxy, plan: plan, text: text, bytes: bytes,
+                urls: urls, settings: proxySettings, plan: plan, text: text, bytes: bytes,
                 digest: Digest.fnv1a64Hex(bytes))
             memory.remember(rendering)
         }
@@ -146,7 +161,20 @@ public struct SyncEngine: Sendable {
         let oldText = installed.map { String(decoding: $0, as: UTF8.self) }
         let old = oldText.map { InstalledConfig.read($0, kind: settings.proxy.kind) }
         var semantic = SemanticDiff.describe(from: old?.listeners ?? [], to: plan.listeners)
-        let reason = Self.reason(installed: installed, managed: old?.isManaged ?? false, plan: plan, state: current)
+        var reason = Self.reason(installed: installed, managed: old?.isManaged ?? false, plan: plan, state: current)
+        let changedIncludes = oldText.map { Self.changedIncludes(installed: $0, rendered: text) } ?? []
+        if reason == .change && !changedIncludes.isEmpty
+            && current.lastAppliedSiteURL == plan.siteURL && current.lastAppliedSecureSiteURL == plan.secureSiteURL
+        {
+            reason = .include
+        }
+        if !dryRun, let failed = memory.includeFailure(), failed.digest == rendering.digest {
+            // Tried again only when an include (or anything else) changes again.
+            log(
+                .debug, "an include still fails the config test, as logged earlier; waiting for it to change", .testFailed,
+                ["include": "\(changedIncludes.joined(separator: ","))"])
+            return .testFailed(output: failed.output)
+        }
         if reason == .drift && semantic == "no listener changes" {
             semantic = "the file was edited by hand; restoring the managed content"
         }
@@ -166,8 +194,23 @@ public struct SyncEngine: Sendable {
         if let refusal = report.refusals.first {
             return refuse(refusal, all: report.refusals, plan: plan, urls: urls, now: now)
         }
-        return await apply(
-            newBytes, previous: installed, plan: plan, text: text, reason: reason, diff: semantic, state: &current, now: now)
+        let outcome = await apply(
+            newBytes, previous: installed, plan: plan, text: text, reason: reason, diff: semantic, state: &current, now: now,
+            changedIncludes: changedIncludes)
+        if case .testFailed(let output) = outcome, !changedIncludes.isEmpty {
+            memory.rememberIncludeFailure((rendering.digest, output))
+        } else {
+            memory.rememberIncludeFailure(nil)
+        }
+        return outcome
+    }
+
+    /// The includes whose content differs between the installed file's head and the rendered one's (a new or
+    /// dropped include counts), sorted.
+    static func changedIncludes(installed: String, rendered: String) -> [String] {
+        let old = Includes.named(in: installed)
+        let new = Includes.named(in: rendered)
+        return Set(old.keys).union(new.keys).filter { old[$0] != new[$0] }.sorted()
     }
 
 
