@@ -447,7 +447,7 @@ def main():
             f"* Repetitions per point: {args.reps}; random kills: {args.random} (seed {args.seed}); "
             f"wall time {seconds:.0f} s",
             f"* Scenarios: `apply` (test passes, reload, confirmed; recovery exits 0), `test-fails` (the test",
-            "  refuses the new file; restore; exit 5), `not-served` (`reload_command = [\"true\"]`,",
+            "  refuses the staged file, which never goes live; exit 5), `not-served` (`reload_command = [\"true\"]`,",
             "  `confirm_timeout_seconds = 1`; not_serving, restore, reload, confirm; exit 10)",
             "",
             *lines,
