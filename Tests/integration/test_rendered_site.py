@@ -136,3 +136,41 @@ def test_the_older_httpd_websocket_form_works_on_a_real_httpd(tmp_path, standin,
     wait_for(lambda: http_get(s["https_port"], "/go", host="gocd.test", https=True)[0] == 200, what="served")
     answer = websocket_upgrade(s["https_port"], f"gocd.test:{s['https_port']}")
     assert answer.startswith("HTTP/1.1 101"), answer
+
+
+def _connections_to(port):
+    """Sockets of this host connected to 127.0.0.1:port, in any state but LISTEN (from /proc/net/tcp)."""
+    want = f"0100007F:{port:04X}"
+    count = 0
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        fields = line.split()
+        if fields[2] == want and fields[3] != "0A":
+            count += 1
+    return count
+
+
+def test_nginx_keeps_upstream_connections_open(tmp_path, standin, nginx, certs):
+    """A new upstream connection per request left one socket in TIME_WAIT per request; the upstream block
+    with keepalive reuses a few."""
+    s = proxied_setup(tmp_path, standin, nginx, certs, kind="nginx")
+    assert once(s).returncode == 0
+    upstream_port = s["gocd"].port
+    before = _connections_to(upstream_port)
+    for _ in range(200):
+        assert http_get(s["https_port"], "/go/api/v1/health", host="gocd.test", https=True)[0] == 200
+    after = _connections_to(upstream_port)
+    # nginx keeps at most 32 idle connections per worker (one worker here); without keepalive: ~200 TIME_WAIT.
+    assert after - before <= 40, f"{after - before} sockets to GoCD after 200 requests"
+
+
+def test_the_apache_redirect_answers_a_large_upload_with_its_redirect_not_413(tmp_path, standin, apache, certs):
+    """httpd's default LimitRequestBody (1 GiB since 2.4.53) answered a GoCD agent's 2 GiB PUT to the http URL
+    with 413 instead of the redirect to https."""
+    s = proxied_setup(tmp_path, standin, apache, certs, kind="apache")
+    assert once(s).returncode == 0
+    wait_for(lambda: http_get(s["http_port"], "/go/x", host="gocd.test")[0] == 301, what="redirect served")
+    with socket.create_connection(("127.0.0.1", s["http_port"]), timeout=10) as c:
+        c.sendall(f"PUT /go/remoting/files/x HTTP/1.1\r\nHost: gocd.test:{s['http_port']}\r\n"
+                  "Content-Length: 2147483648\r\nExpect: 100-continue\r\n\r\n".encode())
+        status = c.recv(4096).split(b"\r\n", 1)[0]
+    assert status.startswith(b"HTTP/1.1 308"), status

@@ -65,6 +65,8 @@ public struct ApacheRenderer: Renderer {
         switch listener.action {
         case .redirect(let target):
             out += try Includes.directives(settings.includeInRedirect, key: "include_in_redirect", kind: .apache, indent: "    ")
+            // Any body size: a redirect is the answer, not httpd's 413 for a large upload (GoCD agents PUT artifacts).
+            out += "    LimitRequestBody 0\n"
             out += try acmeBlock(proxying: false)
             out += try redirect(to: target)
         case .challenge:

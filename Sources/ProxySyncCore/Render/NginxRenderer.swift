@@ -19,9 +19,10 @@ public struct NginxRenderer: Renderer {
             out += """
 
                 # WebSocket upgrade for GoCD's job console (/go/console-websocket/...).
+                # Other requests send no Connection header, so the upstream connection stays open for the next one.
                 map $http_upgrade \(Self.upgradeVariable) {
                     default upgrade;
-                    ''      close;
+                    ''      "";
                 }
 
                 # Clients on this host; only they may ask a listener which generation of this file it serves.
@@ -35,6 +36,7 @@ public struct NginxRenderer: Renderer {
                 out += "    \(try ConfigToken.checked(address)) 1;\n"
             }
             out += "}\n"
+            out += try upstreamBlock()
             out += try trustedPeers()
         }
         for listener in plan.listeners {
@@ -93,7 +95,7 @@ public struct NginxRenderer: Renderer {
             out += try acmeLocation()
             out += "\n" + Self.generationLocation
             out += "\n    location / {\n"
-            out += "        proxy_pass \(try ConfigToken.checked(settings.upstream.url));\n"
+            out += "        proxy_pass \(settings.upstream.scheme.rawValue)://\(Self.upstreamName);\n"
             out += """
                         proxy_http_version 1.1;
                         # $http_host keeps a non-default port, which GoCD needs to build its links.
@@ -164,6 +166,24 @@ public struct NginxRenderer: Renderer {
     /// map that believes a trusted peer's header.
     func forwarded(_ name: String, ours: String) -> String {
         settings.trustedProxies.isEmpty ? ours : "$gocd_proxy_sync_forwarded_\(name)"
+    }
+
+    /// The name of GoCD's upstream block (its own, so it cannot collide with another site's).
+    public static let upstreamName = "gocd_proxy_sync_upstream"
+
+    /// GoCD as an `upstream` with idle connections kept: without it NGINX opens a new connection (and leaves a
+    /// socket in TIME_WAIT) for every request it forwards. Websocket upgrades still get their own connection.
+    func upstreamBlock() throws(ConfigToken.Unsafe) -> String {
+        let port = settings.upstream.port ?? (settings.upstream.scheme == .https ? 443 : 80)
+        return """
+
+            # GoCD, with idle connections kept open for the next request.
+            upstream \(Self.upstreamName) {
+                server \(try ConfigToken.checked("\(settings.upstream.host):\(port)"));
+                keepalive 32;
+            }
+
+            """
     }
 
     /// With `trusted_proxies`: which peers are trusted, and the maps that pass their X-Forwarded-Proto/-Host/-Port
