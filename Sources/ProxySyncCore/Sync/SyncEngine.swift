@@ -12,15 +12,19 @@ public struct SyncEngine: Sendable {
     public var serving: any ServingCheck
     /// The operator's include files, read every cycle (their content is part of what is applied).
     public var includes: any IncludeReader
+    /// Tells whether a certificate or key file changed since it was last confirmed served (one `stat` a file).
+    public var certificateFiles: any FileIdentityReader
     public var logger: Logger
     /// What the engine remembers between cycles of one process without writing it down.
     let memory = EngineMemory()
 
     public init(
         settings: Settings, source: any SiteURLSource, store: any ConfigStore, proxy: any ProxyControl,
-        state: any StateStore, serving: any ServingCheck, logger: Logger, includes: any IncludeReader = NoIncludeReader()
+        state: any StateStore, serving: any ServingCheck, logger: Logger, includes: any IncludeReader = NoIncludeReader(),
+        certificateFiles: any FileIdentityReader = NoFileIdentityReader()
     ) {
         self.includes = includes
+        self.certificateFiles = certificateFiles
         self.settings = settings
         self.source = source
         self.store = store
@@ -141,7 +145,15 @@ public struct SyncEngine: Sendable {
             return .writeFailed("\(error)")
         }
         if installed == newBytes {
-            if dryRun { return .dryRun(semanticDiff: "no change", unifiedDiff: "", changePending: false) }
+            // A certificate renewed in place (README: Certificates): one stat a file, nothing read unless changed.
+            let certificates = checkCertificateFiles(plan, recorded: current.certificateFiles)
+            if dryRun {
+                if !certificates.changed.isEmpty && !current.reloadOwed {
+                    return await renewCertificates(
+                        certificates.changed, plan: plan, text: text, dryRun: true, urls: urls, state: &current, now: now)
+                }
+                return .dryRun(semanticDiff: "no change", unifiedDiff: "", changePending: false)
+            }
             // The file in place is this rendering, so the record says so, also when the apply that wrote it
             // was killed before recording it (and finished at start-up) or the record was lost.
             current.lastWrittenDigest = rendering.digest
@@ -149,6 +161,14 @@ public struct SyncEngine: Sendable {
                 rememberApplied(plan, in: &current, now: now)
             }
             if current.reloadOwed { return await retryReload(&current, plan: plan, text: text, now: now) }
+            if !certificates.changed.isEmpty {
+                return await renewCertificates(
+                    certificates.changed, plan: plan, text: text, dryRun: false, urls: urls, state: &current, now: now)
+            }
+            for path in certificates.unknown {
+                // Not known when it was last served (a state file from before this record): recorded, not applied.
+                if let identity = certificates.current[path] { current.certificateFiles[path] = identity }
+            }
             if let outcome = await confirmAfterStart(plan: plan, text: text, state: &current, now: now) { return outcome }
             if memory.certificatesDue(day: now.day) {
                 warnOnce(await serving.certificateNotices(plan), state: &current, now: now)
@@ -229,6 +249,7 @@ public struct SyncEngine: Sendable {
         }
         let confirmation = await serving.confirm(plan, generation: generation, superseded: nil)
         if confirmation.confirmed {
+            recordServedCertificates(plan, in: &current)
             // Recorded only when the record said otherwise: a cycle that changes nothing writes nothing.
             if current.serving != true {
                 current.serving = true
