@@ -152,9 +152,11 @@ struct Check: AsyncParsableCommand {
                 switch try PlanDeriver.derive(urls, settings: settings.proxy) {
                 case .nothingToDerive:
                     print("warning: GoCD has neither site URL set; the daemon will keep the current file")
-                case .plan(let plan):
-                    report.ok("site URLs accepted: \(plan.listeners.map(SemanticDiff.summary).joined(separator: ", "))")
-                    let preflight = await LiveServingCheck(settings: settings.proxy).preflight(plan)
+                case .plan(let derived):
+                    report.ok("site URLs accepted: \(derived.listeners.map(SemanticDiff.summary).joined(separator: ", "))")
+                    let (plan, _, missing) = derived.locatingCertificates(settings.proxy, with: DirectoryCertificateLocator())
+                    var preflight = await LiveServingCheck(settings: settings.proxy).preflight(plan)
+                    preflight.refusals = missing + preflight.refusals
                     if preflight.refusals.isEmpty {
                         report.ok(
                             settings.proxy.checkOtherSites

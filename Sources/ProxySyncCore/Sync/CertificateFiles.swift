@@ -54,9 +54,12 @@ extension SyncEngine {
     /// The files a plan's TLS listeners are served from: certificate, key and (Apache) chain; none without an
     /// HTTPS listener. Sorted.
     func watchedCertificateFiles(_ plan: ProxyPlan) -> [String] {
-        guard plan.listeners.contains(where: { $0.scheme == .https }) else { return [] }
-        let proxy = settings.proxy
-        return Set([proxy.tlsCertificate, proxy.tlsCertificateKey, proxy.tlsCertificateChain].compactMap { $0 }).sorted()
+        var files = Set<String>()
+        for listener in plan.listeners where listener.scheme == .https {
+            guard let pair = settings.proxy.certificatePair(for: listener.serverName, in: plan) else { continue }
+            files.formUnion([pair.certificate, pair.key, pair.chain].compactMap { $0 })
+        }
+        return files.sorted()
     }
 
     /// One `stat` per watched file, compared with `recorded` (`state.json`'s `certificate_files`).

@@ -124,7 +124,7 @@ public struct Bootstrap: Sendable {
             store: FileConfigStore(output: settings.proxy.output, stateDir: settings.sync.stateDir),
             proxy: proxy, state: JSONStateStore(stateDir: settings.sync.stateDir),
             serving: LiveServingCheck(settings: settings.proxy), logger: logger, includes: FileIncludeReader(),
-            certificateFiles: StatFileIdentityReader())
+            certificateFiles: StatFileIdentityReader(), certificates: DirectoryCertificateLocator())
     }
 
     /// Logs the start-up warnings every start must show.
