@@ -107,3 +107,25 @@ def test_a_state_file_without_the_record_records_it_and_applies_nothing(request,
     assert "applied" not in r.stderr, r.stderr
     assert set(json.loads(path.read_text())["certificate_files"]) == {str(cert), str(key)}
     assert len(invocations(s["counts"])) == reloads
+
+
+def test_a_renewal_while_run_runs_is_served_without_a_restart(request, tmp_path, standin, certs):
+    import subprocess
+    from conftest import BIN
+    s, cert, key = setup("nginx", request, tmp_path, standin, certs, "link")
+    daemon = subprocess.Popen([BIN, "run", "--config", str(s["cfg"])], stderr=subprocess.PIPE, text=True)
+    try:
+        new_cert, new_key = make_cert(certs, "renewal-run", "DNS:localhost,IP:127.0.0.1,DNS:gocd.test")
+        renew(tmp_path, "link", cert, key, new_cert, new_key)
+        assert wait_for(lambda: presented_leaf(s["https_port"], "gocd.test") == leaf_of(new_cert), timeout=20,
+                        what="the renewed leaf presented")
+        state = tmp_path / "state" / "state.json"
+        wait_for(lambda: "certificate_files" in state.read_text() and
+                 json.loads(state.read_text())["certificate_files"][str(cert)].split(":")[1] ==
+                 str(os.stat(cert).st_ino), timeout=20, what="the new identity recorded")
+        assert daemon.poll() is None
+    finally:
+        daemon.terminate()
+        _, err = daemon.communicate(timeout=20)
+    assert "certificate_renewed" in err and "reason=certificate" in err, err
+    assert err.count("certificate_renewed") == 1, err
