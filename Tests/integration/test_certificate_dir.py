@@ -113,4 +113,6 @@ def test_render_and_check_find_the_pairs_too(two_names):
     r = run("render", "--config", str(s["cfg"]))
     assert f"no certificate in tls_certificate_dir {live} covers c.test" in r.stderr, r.stderr
     r = run("check", "--config", str(s["cfg"]))
+    assert f"ok: certificate {live}/a.test/fullchain.pem covers a.test" in r.stdout, r.stdout
+    assert f"ok: key {live}/wild/privkey.pem belongs to the certificate" in r.stdout, r.stdout
     assert f"no certificate in tls_certificate_dir {live} covers c.test" in r.stdout + r.stderr, r.stdout + r.stderr

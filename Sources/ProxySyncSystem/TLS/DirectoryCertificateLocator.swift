@@ -34,7 +34,7 @@ public final class DirectoryCertificateLocator: CertificateLocator, Sendable {
     }
 
     /// Every `DIR/*/fullchain.pem` that holds a certificate, sorted by directory name.
-    func scan(_ directory: String) -> [(entry: String, certificate: LoadedCertificate)] {
+    public func scan(_ directory: String) -> [(entry: String, certificate: LoadedCertificate)] {
         guard let dir = opendir(directory) else { return [] }
         var entries: [String] = []
         while let entry = readdir(dir) {
