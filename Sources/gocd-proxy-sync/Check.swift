@@ -74,6 +74,7 @@ struct Check: AsyncParsableCommand {
             }
         }
         checkCertificate(settings.proxy, report: report)
+        checkCertificateDirectory(settings.proxy, report: report)
         if settings.proxy.hasCertificate { report.ok("TLS profile \(settings.proxy.tlsProfile.summary)") }
         if settings.proxy.kind == .apache {
             switch LiveServingCheck(settings: settings.proxy).missingApacheModules() {
@@ -152,9 +153,11 @@ struct Check: AsyncParsableCommand {
                 switch try PlanDeriver.derive(urls, settings: settings.proxy) {
                 case .nothingToDerive:
                     print("warning: GoCD has neither site URL set; the daemon will keep the current file")
-                case .plan(let plan):
-                    report.ok("site URLs accepted: \(plan.listeners.map(SemanticDiff.summary).joined(separator: ", "))")
-                    let preflight = await LiveServingCheck(settings: settings.proxy).preflight(plan)
+                case .plan(let derived):
+                    report.ok("site URLs accepted: \(derived.listeners.map(SemanticDiff.summary).joined(separator: ", "))")
+                    let (plan, _, missing) = derived.locatingCertificates(settings.proxy, with: DirectoryCertificateLocator())
+                    var preflight = await LiveServingCheck(settings: settings.proxy).preflight(plan)
+                    preflight.refusals = missing + preflight.refusals
                     if preflight.refusals.isEmpty {
                         report.ok(
                             settings.proxy.checkOtherSites
@@ -191,6 +194,23 @@ struct Check: AsyncParsableCommand {
             }
         } catch {
             report.fail("certificate: \(error)")
+        }
+    }
+
+    /// With `tls_certificate_dir`: each `DIR/*/fullchain.pem`, its names and expiry, and whether its `privkey.pem`
+    /// belongs to it (which pair serves which GoCD name is said by the pre-flight line).
+    func checkCertificateDirectory(_ proxy: ProxySettings, report: Report) {
+        guard let directory = proxy.tlsCertificateDir else { return }
+        let found = DirectoryCertificateLocator().scan(directory)
+        if found.isEmpty {
+            print("warning: tls_certificate_dir \(directory) holds no */fullchain.pem yet: every HTTPS name is refused until one covers it")
+        }
+        for (entry, _) in found {
+            var pair = proxy
+            pair.tlsCertificateDir = nil
+            pair.tlsCertificate = "\(directory)/\(entry)/fullchain.pem"
+            pair.tlsCertificateKey = "\(directory)/\(entry)/privkey.pem"
+            checkCertificate(pair, report: report)
         }
     }
 

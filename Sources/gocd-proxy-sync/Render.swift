@@ -40,18 +40,20 @@ struct Render: AsyncParsableCommand {
             switch try PlanDeriver.derive(urls, settings: bootstrap.settings.proxy) {
             case .nothingToDerive:
                 logger.warning("both site URLs are unset: nothing to render", metadata: ["event": Event.unchanged.value])
-            case .plan(let plan):
-                for warning in plan.warnings { logger.warning("\(warning)") }
+            case .plan(let derived):
+                for warning in derived.warnings { logger.warning("\(warning)") }
+                let (plan, proxySettings, missing) = derived.locatingCertificates(
+                    bootstrap.settings.proxy, with: DirectoryCertificateLocator())
                 // Offline: what the certificate pre-flight would refuse is only a warning here.
                 let certificates = LiveServingCheck(settings: bootstrap.settings.proxy).certificateFindings(plan)
-                for refusal in certificates.refusals {
+                for refusal in missing + certificates.refusals {
                     logger.warning(
                         "a sync would refuse this plan: \(refusal)", metadata: ["event": Event.rejected.value, "listener": "\(refusal.listener)"])
                 }
                 for notice in certificates.notices {
                     logger.warning("\(notice.message)", metadata: ["event": notice.event.value])
                 }
-                print(try Renderers.make(for: bootstrap.settings.proxy).render(plan), terminator: "")
+                print(try Renderers.make(for: proxySettings).render(plan), terminator: "")
             }
         } catch let rejection as SiteURLRejection {
             logger.error(

@@ -134,9 +134,15 @@ public final class FakeServing: ServingCheck, @unchecked Sendable {
     /// What the last confirmation was told about the file it replaced.
     public private(set) var lastSuperseded: Superseded?
 
+    /// Set: every HTTPS listener presents a certificate other than its configured file's (what confirmation says).
+    public var certificateMiss: String?
+
     public func confirm(_ plan: ProxyPlan, generation: String?, superseded: Superseded?) async -> Confirmation {
         confirmations += 1
         lastSuperseded = superseded
+        if let certificateMiss, let https = plan.listeners.first(where: { $0.scheme == .https }) {
+            return Confirmation(failedListener: https.origin, observed: certificateMiss, elapsedSeconds: 0.5)
+        }
         let servedGeneration = served.flatMap(Generation.of)
         if servedGeneration == generation || (generation == nil && served != nil) {
             return Confirmation(failedListener: nil, observed: "", elapsedSeconds: 0.01)
@@ -157,5 +163,33 @@ public final class FakeServing: ServingCheck, @unchecked Sendable {
 
     public func certificateNotices(_ plan: ProxyPlan) async -> [Notice] {
         notices.filter { $0.event == .certificateExpiring }
+    }
+}
+
+/// File identities in memory: a test "renews" a file by giving it another identity. Counts the stats.
+public final class FakeFileIdentities: FileIdentityReader, @unchecked Sendable {
+    private let lock = Mutex<[String: FileIdentity]>([:])
+    private let counted = Mutex(0)
+
+    public init(_ files: [String: FileIdentity] = [:]) { lock.withLock { $0 = files } }
+
+    /// How many times a file was stat'ed.
+    public var stats: Int { counted.withLock { $0 } }
+
+    public func set(_ path: String, _ identity: FileIdentity?) { lock.withLock { $0[path] = identity } }
+
+    /// A new inode, size and time for `path`, as certbot's link swap gives it.
+    public func renew(_ path: String) {
+        lock.withLock { files in
+            let old = files[path] ?? FileIdentity(device: 2049, inode: 100, size: 1000, modifiedNanoseconds: 0)
+            files[path] = FileIdentity(
+                device: old.device, inode: old.inode + 1, size: old.size + 1,
+                modifiedNanoseconds: old.modifiedNanoseconds + 60_000_000_000)
+        }
+    }
+
+    public func identity(of path: String) -> FileIdentity? {
+        counted.withLock { $0 += 1 }
+        return lock.withLock { $0[path] }
     }
 }

@@ -48,7 +48,7 @@ public enum PlanDeriver {
             let field: SiteURLField = secure.url != nil ? .secureSiteURL : .siteURL
             throw SiteURLRejection(
                 field: field.rawValue, rawValue: field == .siteURL ? urls.siteURL : urls.secureSiteURL,
-                reason: "an HTTPS listener is needed but tls_certificate and tls_certificate_key are not configured in [proxy]")
+                reason: "an HTTPS listener is needed but tls_certificate and tls_certificate_key (or tls_certificate_dir) are not configured in [proxy]")
         }
         return .plan(plan)
     }

@@ -46,6 +46,8 @@ public struct ProxyPlan: Equatable, Sendable {
     public var secureSiteURL: String
     /// Things worth a warning on every apply (no TLS, trimmed spaces, a dropped redirect).
     public var warnings: [String]
+    /// With `tls_certificate_dir`: the pair each HTTPS name is served from, as found this cycle (SPEC 5d).
+    public var certificates: [String: CertificatePair] = [:]
 
     public init(listeners: [Listener], siteURL: String, secureSiteURL: String, warnings: [String] = []) {
         self.listeners = listeners.sorted()

@@ -47,11 +47,11 @@ public struct ApacheRenderer: Renderer {
         }
         var out = "<VirtualHost \(bound.joined(separator: " "))>\n"
         out += "    ServerName \(try ConfigToken.checked(listener.serverName))\n"
-        if listener.scheme == .https, let certificate = settings.tlsCertificate, let key = settings.tlsCertificateKey {
+        if listener.scheme == .https, let pair = settings.certificatePair(for: listener.serverName) {
             out += "    SSLEngine on\n"
-            out += "    SSLCertificateFile \(try ConfigToken.checked(certificate))\n"
-            out += "    SSLCertificateKeyFile \(try ConfigToken.checked(key))\n"
-            if let chain = settings.tlsCertificateChain {
+            out += "    SSLCertificateFile \(try ConfigToken.checked(pair.certificate))\n"
+            out += "    SSLCertificateKeyFile \(try ConfigToken.checked(pair.key))\n"
+            if let chain = pair.chain {
                 out += "    SSLCertificateChainFile \(try ConfigToken.checked(chain))\n"
             }
             out += settings.tlsProfile.apacheLines

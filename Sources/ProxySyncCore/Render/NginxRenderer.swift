@@ -70,7 +70,8 @@ public struct NginxRenderer: Renderer {
         var out = "server {\n"
         out += try listen(listener)
         out += "    server_name \(try ConfigToken.checked(listener.serverName));\n"
-        if listener.scheme == .https, let certificate = settings.tlsCertificate, let key = settings.tlsCertificateKey {
+        if listener.scheme == .https, let pair = settings.certificatePair(for: listener.serverName) {
+            let (certificate, key) = (pair.certificate, pair.key)
             if settings.http2 && settings.nginxHTTP2Directive { out += "    http2 on;\n" }
             out += "    ssl_certificate \(try ConfigToken.checked(certificate));\n"
             out += "    ssl_certificate_key \(try ConfigToken.checked(key));\n"

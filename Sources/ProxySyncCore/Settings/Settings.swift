@@ -75,6 +75,11 @@ public struct ProxySettings: Equatable, Sendable {
     public var tlsCertificate: String?
     public var tlsCertificateKey: String?
     public var tlsCertificateChain: String?
+    /// certbot's `live/` directory (SPEC 5d): each HTTPS name served from `<dir>/<name>/fullchain.pem` and
+    /// `privkey.pem`, else any `<dir>/*/fullchain.pem` that covers it; instead of `tlsCertificate`.
+    public var tlsCertificateDir: String?
+    /// With ``tlsCertificateDir``: what each HTTPS name was found served from, filled in by the engine every cycle.
+    public var certificatePairs: [String: CertificatePair] = [:]
     /// IPv4 addresses, or IPv6 addresses without brackets; empty means all addresses.
     public var listenAddresses: [String] = []
     public var redirectHTTPToHTTPS: Bool = true
@@ -134,7 +139,7 @@ public struct ProxySettings: Equatable, Sendable {
     /// Where ACME servers ask (http-01): every HTTPS name gets a listener answering the challenge there.
     public var acmeHTTPPort: Int = 80
 
-    public var hasCertificate: Bool { tlsCertificate != nil && tlsCertificateKey != nil }
+    public var hasCertificate: Bool { (tlsCertificate != nil && tlsCertificateKey != nil) || tlsCertificateDir != nil }
 
     /// Where an https upstream's certificate is checked against: `upstream_ca_file`, else the system bundle.
     public var upstreamCABundle: String { upstreamCAFile ?? systemCABundle }

@@ -53,6 +53,7 @@ extension Settings {
                     "listen_addresses", "http2", "hsts_max_age_seconds", "upstream_ca_file", "upstream_tls_verify",
                     "allowed_server_names", "allowed_ports", "dump_command", "check_other_sites",
                     "tls_profile", "acme_challenge_dir", "acme_http_port",
+                    "tls_certificate_dir",
                     "trusted_proxies", "include_in_server", "include_in_location", "include_in_redirect",
                 ],
                 "sync": ["interval_seconds", "state_dir", "max_backoff_seconds"],
@@ -144,6 +145,17 @@ extension Settings {
                 throw fail(
                     proxy.tlsCertificate == nil ? "proxy.tls_certificate" : "proxy.tls_certificate_key",
                     "tls_certificate and tls_certificate_key must be set together")
+            }
+            proxy.tlsCertificateDir = try path("proxy", "tls_certificate_dir")
+            if proxy.tlsCertificateDir != nil && proxy.tlsCertificate != nil {
+                throw fail(
+                    "proxy.tls_certificate_dir",
+                    "set tls_certificate_dir or tls_certificate/tls_certificate_key, not both")
+            }
+            if proxy.tlsCertificateDir != nil && proxy.tlsCertificateChain != nil {
+                throw fail(
+                    "proxy.tls_certificate_chain",
+                    "tls_certificate_dir serves each name's fullchain.pem; tls_certificate_chain goes with tls_certificate only")
             }
             let single = try string("proxy", "listen_address")
             let several = try stringArray("proxy", "listen_addresses")

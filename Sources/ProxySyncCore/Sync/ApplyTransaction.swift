@@ -174,6 +174,7 @@ extension SyncEngine {
     ) async -> Confirmation? {
         guard settings.proxy.confirmTimeoutSeconds > 0 else {
             current.serving = nil
+            recordServedCertificates(plan, in: &current)
             log(
                 .info, "the proxy reloaded its configuration (not confirmed: confirm_timeout_seconds = 0)", .reloaded,
                 ["command": "\(settings.proxy.reloadCommand.joined(separator: " "))"])
@@ -183,6 +184,7 @@ extension SyncEngine {
         if confirmation.confirmed {
             current.serving = true
             current.lastConfirmedAt = now.iso8601
+            recordServedCertificates(plan, in: &current)
             log(
                 .info, "the proxy serves the new configuration", .reloaded,
                 [

@@ -30,6 +30,9 @@ final class EngineMemory: Sendable {
 
     func remember(_ rendering: Rendering) { lastRendering.withLock { $0 = rendering } }
 
+    /// The certificate pairs the last rendering was made with (`tls_certificate_dir`).
+    func lastCertificatePairs() -> [String: CertificatePair] { lastRendering.withLock { $0?.settings.certificatePairs ?? [:] } }
+
     /// A refusal as last logged at its full level: what was refused, and when (epoch seconds).
     private let loggedRefusal = Mutex<(key: String, at: Int64)?>(nil)
 

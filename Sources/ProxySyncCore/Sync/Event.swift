@@ -13,6 +13,7 @@ public enum Event: String, CaseIterable, Sendable {
     case notServing = "not_serving"
     case upstreamUnreachable = "upstream_unreachable"
     case certificateExpiring = "certificate_expiring"
+    case certificateRenewed = "certificate_renewed"
     case writeFailed = "write_failed"
     case lockHeld = "lock_held"
     case configReloaded = "config_reloaded"
@@ -22,7 +23,7 @@ public enum Event: String, CaseIterable, Sendable {
     /// The priority as the README's events table states it.
     public var priority: String {
         switch self {
-        case .started, .applied, .configReloaded, .stopping: "notice"
+        case .started, .applied, .configReloaded, .stopping, .certificateRenewed: "notice"
         case .unchanged: "debug"
         case .rejected, .testFailed, .reloadFailed, .writeFailed, .lockHeld, .configInvalid: "error"
         case .gocdError: "error (notice for 503)"
@@ -49,6 +50,8 @@ public enum ApplyReason: String, CaseIterable, Sendable {
     case adopt
     /// Only an include's content changed (README: Your own directives).
     case include
+    /// No file change: a certificate, key or chain file was renewed in place; tested, reloaded and confirmed.
+    case certificate
     /// No file change: a reload that failed earlier was retried and confirmed.
     case reloadRetry = "reload-retry"
     /// An apply interrupted by a crash was finished at start-up.

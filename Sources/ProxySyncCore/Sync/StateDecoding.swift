@@ -84,6 +84,16 @@ extension SyncState {
                 state.certificateWarnings[path] = text
             }
         }
+        if let files = try reader.object("certificate_files") {
+            for (path, identity) in files {
+                let key = "certificate_files[\(JSON.quote(path))]"
+                guard case .string(let text) = identity else { throw Reader.wrongType(key, "a file identity", identity) }
+                guard FileIdentity(text) != nil else {
+                    throw StateDecodingError("\(key): \(JSON.quote(text)) is not a file identity device:inode:size:mtime")
+                }
+                state.certificateFiles[path] = text
+            }
+        }
         if let apply = try reader.object("apply_in_progress") {
             let inner = Reader(members: apply, prefix: "apply_in_progress.")
             guard let started = try inner.time("started_at") else {

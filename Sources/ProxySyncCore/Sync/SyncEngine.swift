@@ -12,15 +12,23 @@ public struct SyncEngine: Sendable {
     public var serving: any ServingCheck
     /// The operator's include files, read every cycle (their content is part of what is applied).
     public var includes: any IncludeReader
+    /// Tells whether a certificate or key file changed since it was last confirmed served (one `stat` a file).
+    public var certificateFiles: any FileIdentityReader
+    /// Finds each HTTPS name's pair in `tls_certificate_dir` every cycle (SPEC 5d).
+    public var certificates: any CertificateLocator
     public var logger: Logger
     /// What the engine remembers between cycles of one process without writing it down.
     let memory = EngineMemory()
 
     public init(
         settings: Settings, source: any SiteURLSource, store: any ConfigStore, proxy: any ProxyControl,
-        state: any StateStore, serving: any ServingCheck, logger: Logger, includes: any IncludeReader = NoIncludeReader()
+        state: any StateStore, serving: any ServingCheck, logger: Logger, includes: any IncludeReader = NoIncludeReader(),
+        certificateFiles: any FileIdentityReader = NoFileIdentityReader(),
+        certificates: any CertificateLocator = NoCertificateLocator()
     ) {
+        self.certificates = certificates
         self.includes = includes
+        self.certificateFiles = certificateFiles
         self.settings = settings
         self.source = source
         self.store = store
@@ -92,6 +100,10 @@ public struct SyncEngine: Sendable {
                 return .writeFailed("\(error)")
             }
         }
+        if let directory = proxySettings.tlsCertificateDir {
+            // Which pair serves each HTTPS name is found every cycle: a directory certbot made for a new name counts.
+            proxySettings.certificatePairs = certificates.locate(httpsNames(urls, settings: proxySettings), in: directory)
+        }
         let rendering: EngineMemory.Rendering
         if let last = memory.rendering(for: urls, settings: proxySettings) {
             rendering = last
@@ -106,12 +118,13 @@ public struct SyncEngine: Sendable {
                     ["field": "\(error.field)", "value": "\(error.value)", "reason": "\(error.reason)"])
                 return .rejected(error)
             }
-            let plan: ProxyPlan
+            var plan: ProxyPlan
             switch derivation {
             case .nothingToDerive(let warnings):
                 return await nothingToDerive(warnings, dryRun: dryRun, state: &current, now: now)
             case .plan(let derived):
                 plan = derived
+                plan.certificates = proxySettings.certificatePairs
                 if !dryRun { current.bothUnset = false }
             }
             let text: String
@@ -131,6 +144,12 @@ public struct SyncEngine: Sendable {
             memory.remember(rendering)
         }
         let plan = rendering.plan
+        if let directory = proxySettings.tlsCertificateDir {
+            let refusals = plan.listeners.filter { $0.scheme == .https && plan.certificates[$0.serverName] == nil }.map {
+                Refusal(listener: $0.origin, reason: ProxySettings.noCertificateReason($0.serverName, directory: directory))
+            }
+            if let first = refusals.first { return refuse(first, all: refusals, plan: plan, urls: urls, now: now) }
+        }
         let text = rendering.text
         let newBytes = rendering.bytes
         let installed: [UInt8]?
@@ -141,7 +160,15 @@ public struct SyncEngine: Sendable {
             return .writeFailed("\(error)")
         }
         if installed == newBytes {
-            if dryRun { return .dryRun(semanticDiff: "no change", unifiedDiff: "", changePending: false) }
+            // A certificate renewed in place (README: Certificates): one stat a file, nothing read unless changed.
+            let certificates = checkCertificateFiles(plan, recorded: current.certificateFiles)
+            if dryRun {
+                if !certificates.changed.isEmpty && !current.reloadOwed {
+                    return await renewCertificates(
+                        certificates.changed, plan: plan, text: text, dryRun: true, urls: urls, state: &current, now: now)
+                }
+                return .dryRun(semanticDiff: "no change", unifiedDiff: "", changePending: false)
+            }
             // The file in place is this rendering, so the record says so, also when the apply that wrote it
             // was killed before recording it (and finished at start-up) or the record was lost.
             current.lastWrittenDigest = rendering.digest
@@ -149,6 +176,14 @@ public struct SyncEngine: Sendable {
                 rememberApplied(plan, in: &current, now: now)
             }
             if current.reloadOwed { return await retryReload(&current, plan: plan, text: text, now: now) }
+            if !certificates.changed.isEmpty {
+                return await renewCertificates(
+                    certificates.changed, plan: plan, text: text, dryRun: false, urls: urls, state: &current, now: now)
+            }
+            for path in certificates.unknown {
+                // Not known when it was last served (a state file from before this record): recorded, not applied.
+                if let identity = certificates.current[path] { current.certificateFiles[path] = identity }
+            }
             if let outcome = await confirmAfterStart(plan: plan, text: text, state: &current, now: now) { return outcome }
             if memory.certificatesDue(day: now.day) {
                 warnOnce(await serving.certificateNotices(plan), state: &current, now: now)
@@ -205,6 +240,22 @@ public struct SyncEngine: Sendable {
         return outcome
     }
 
+    /// The HTTPS names GoCD's answer gives, from the last rendering when it was of the same answer (an idle
+    /// cycle derives nothing), else derived; none when the answer derives no plan (the cycle then says why).
+    func httpsNames(_ urls: SiteURLs, settings proxySettings: ProxySettings) -> [String] {
+        var previous = proxySettings
+        previous.certificatePairs = memory.lastCertificatePairs()
+        let plan: ProxyPlan
+        if let last = memory.rendering(for: urls, settings: previous) {
+            plan = last.plan
+        } else if case .plan(let derived)? = try? PlanDeriver.derive(urls, settings: settings.proxy) {
+            plan = derived
+        } else {
+            return []
+        }
+        return Array(Set(plan.listeners.filter { $0.scheme == .https }.map(\.serverName))).sorted()
+    }
+
     /// The includes whose content differs between the installed file's head and the rendered one's (a new or
     /// dropped include counts), sorted.
     static func changedIncludes(installed: String, rendered: String) -> [String] {
@@ -229,6 +280,7 @@ public struct SyncEngine: Sendable {
         }
         let confirmation = await serving.confirm(plan, generation: generation, superseded: nil)
         if confirmation.confirmed {
+            recordServedCertificates(plan, in: &current)
             // Recorded only when the record said otherwise: a cycle that changes nothing writes nothing.
             if current.serving != true {
                 current.serving = true

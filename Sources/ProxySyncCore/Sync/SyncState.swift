@@ -36,6 +36,9 @@ public struct SyncState: Equatable, Sendable {
     public var recentGenerations: [String] = []
     /// Certificate path → the day (YYYY-MM-DD) its expiry was last warned about.
     public var certificateWarnings: [String: String] = [:]
+    /// Certificate, key and chain path → its ``FileIdentity`` when the proxy was last confirmed serving it: a
+    /// different one is a renewal (README: Certificates).
+    public var certificateFiles: [String: String] = [:]
     /// Set (never written) when `state.json` could not be believed: this record is a fresh one, and the cycle
     /// recovers as after a crash (``StateDamage``; README: A damaged state file).
     public var damage: StateDamage?
@@ -63,6 +66,9 @@ public struct SyncState: Equatable, Sendable {
         if !recentGenerations.isEmpty { members["recent_generations"] = .array(recentGenerations.map { .string($0) }) }
         if !certificateWarnings.isEmpty {
             members["certificate_warnings"] = .object(certificateWarnings.mapValues { .string($0) })
+        }
+        if !certificateFiles.isEmpty {
+            members["certificate_files"] = .object(certificateFiles.mapValues { .string($0) })
         }
         if let pending = applyInProgress {
             var apply: [String: JSON] = ["started_at": .string(pending.startedAt)]

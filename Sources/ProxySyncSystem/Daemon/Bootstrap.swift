@@ -123,7 +123,8 @@ public struct Bootstrap: Sendable {
             settings: settings, source: source,
             store: FileConfigStore(output: settings.proxy.output, stateDir: settings.sync.stateDir),
             proxy: proxy, state: JSONStateStore(stateDir: settings.sync.stateDir),
-            serving: LiveServingCheck(settings: settings.proxy), logger: logger, includes: FileIncludeReader())
+            serving: LiveServingCheck(settings: settings.proxy), logger: logger, includes: FileIncludeReader(),
+            certificateFiles: StatFileIdentityReader(), certificates: DirectoryCertificateLocator())
     }
 
     /// Logs the start-up warnings every start must show.

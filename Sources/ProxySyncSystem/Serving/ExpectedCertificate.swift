@@ -25,6 +25,25 @@ enum ExpectedCertificate: Equatable, Sendable {
         }
     }
 
+    /// What each HTTPS name of `plan` must present: the leaf of its own pair's certificate (`tls_certificate_dir`
+    /// gives each name its own), each file read once.
+    static func readEach(_ settings: ProxySettings, plan: ProxyPlan) -> [String: ExpectedCertificate] {
+        var byFile: [String: ExpectedCertificate] = [:]
+        var out: [String: ExpectedCertificate] = [:]
+        for listener in plan.listeners where listener.scheme == .https {
+            guard let path = settings.certificatePair(for: listener.serverName, in: plan)?.certificate else { continue }
+            if byFile[path] == nil {
+                do {
+                    byFile[path] = .leaf(try LoadedCertificate(path: path).fingerprint, file: path)
+                } catch {
+                    byFile[path] = .unreadable("tls_certificate: \(error)")
+                }
+            }
+            out[listener.serverName] = byFile[path]
+        }
+        return out
+    }
+
     /// True when a probe should report the certificate it was presented.
     var wantsPresented: Bool {
         if case .leaf = self { return true }

@@ -183,9 +183,27 @@ public struct LiveServingCheck: ServingCheck {
 
     /// The certificate must cover every HTTPS name, and the key must belong to it (README: Only what is served counts).
     public func certificateFindings(_ plan: ProxyPlan) -> PreflightReport {
-        let https = plan.listeners.filter { $0.scheme == .https }
-        guard !https.isEmpty, let certificatePath = settings.tlsCertificate, let keyPath = settings.tlsCertificateKey
-        else { return PreflightReport() }
+        // Each pair once, with the HTTPS listeners it serves (one pair for all with tls_certificate).
+        var pairs: [CertificatePair] = []
+        var served: [CertificatePair: [Listener]] = [:]
+        for listener in plan.listeners where listener.scheme == .https {
+            guard let pair = settings.certificatePair(for: listener.serverName, in: plan) else { continue }
+            if served[pair] == nil { pairs.append(pair) }
+            served[pair, default: []].append(listener)
+        }
+        var report = PreflightReport()
+        for pair in pairs {
+            let found = certificateFindings(pair, https: served[pair] ?? [])
+            report.refusals += found.refusals
+            report.notices += found.notices
+        }
+        return report
+    }
+
+    /// One pair: its certificate must cover each of `https`, and its key must belong to it.
+    func certificateFindings(_ pair: CertificatePair, https: [Listener]) -> PreflightReport {
+        guard !https.isEmpty else { return PreflightReport() }
+        let (certificatePath, keyPath) = (pair.certificate, pair.key)
         var report = PreflightReport()
         let certificate: LoadedCertificate
         do {
@@ -250,11 +268,12 @@ public struct LiveServingCheck: ServingCheck {
             }
         }
         // The leaf every HTTPS listener must present, read once: a renewed file is what the reload should serve.
-        let certificate = await Self.offPool { ExpectedCertificate.read(settings, plan: plan) }
+        let certificates = await Self.offPool { ExpectedCertificate.readEach(settings, plan: plan) }
         var observed: [String: String] = [:]
         while true {
             var still: [(Listener, String, Bool)] = []
             for (listener, address, retired) in pending {
+                let certificate = certificates[listener.serverName] ?? .notChecked
                 let remaining = max(0.05, deadline - Monotonic.seconds())
                 let answer = await Self.offPool {
                     ListenerProbe.get(
