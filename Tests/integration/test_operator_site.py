@@ -183,3 +183,39 @@ def test_a_redirect_include_serves_its_own_path(request):
     assert body == "hello"
     status, headers, _ = http_get(s["http_port"], "/go/pipelines", host="gocd.test")
     assert status == 301 and headers["location"].endswith("/go/pipelines"), (status, headers)
+
+
+def test_a_renamed_site_keeps_its_old_name_until_the_time_then_drops_it(request):
+    """keep_previous_names_hours (SPEC 5e: Renames): gocd.test → new.gocd.test, both answer from GoCD; once the
+    time in state.json has passed, the next `once` drops the old name (applied reason=change)."""
+    s = setup_for("nginx", request, extra_proxy="keep_previous_names_hours = 1")
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    http_port, https_port = s["http_port"], s["https_port"]
+    s["gocd"].control(site_url=f"http://new.gocd.test:{http_port}", secure_site_url=f"https://new.gocd.test:{https_port}")
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert "reason=change" in r.stderr and "kept_names" in r.stderr and "gocd.test until" in r.stderr, r.stderr
+    state_file = s["tmp"] / "state" / "state.json"
+    state = json.loads(state_file.read_text())
+    assert list(state["kept_names"]) == ["gocd.test"], state
+    for host in ("new.gocd.test", "gocd.test"):
+        status, _, body = http_get(https_port, "/go/pipelines", host=f"{host}:{https_port}", https=True)
+        assert status == 200 and json.loads(body)["path"] == "/go/pipelines", (host, status, body)
+        status, headers, _ = http_get(http_port, "/go/x", host=f"{host}:{http_port}")
+        assert status == 301 and headers["location"] == f"https://new.gocd.test:{https_port}/go/x", (host, headers)
+    # Nothing changed: the next cycle keeps the name and writes nothing.
+    r = once(s)
+    assert r.returncode == 0 and "applied" not in r.stderr.replace("last_applied", ""), r.stderr
+    # The time has passed.
+    state["kept_names"]["gocd.test"] = "2000-01-01T00:00:00Z"
+    state_file.write_text(json.dumps(state))
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert "reason=change" in r.stderr and "kept_names" not in r.stderr, r.stderr
+    assert "kept_names" not in json.loads(state_file.read_text())
+    # (nginx would still answer an unknown name from the port's default server: what counts is the file.)
+    assert "server_name new.gocd.test;" in s["output"].read_text()
+    assert "gocd.test" not in s["output"].read_text().replace("new.gocd.test", ""), s["output"].read_text()
+    status, _, body = http_get(https_port, "/go/pipelines", host=f"new.gocd.test:{https_port}", https=True)
+    assert status == 200, body

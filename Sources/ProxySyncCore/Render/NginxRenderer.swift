@@ -37,9 +37,9 @@ public struct NginxRenderer: Renderer {
             out += "}\n"
             out += try trustedPeers()
         }
-        for listener in plan.listeners {
+        for listener in plan.primaryListeners {
             out += "\n"
-            out += try server(listener)
+            out += try server(listener, keptNames: plan.keptNames(joining: listener))
         }
         return Generation.seal(out)
     }
@@ -64,10 +64,13 @@ public struct NginxRenderer: Renderer {
         return out
     }
 
-    func server(_ listener: Listener) throws(ConfigToken.Unsafe) -> String {
+    func server(_ listener: Listener, keptNames: [String] = []) throws(ConfigToken.Unsafe) -> String {
         var out = "server {\n"
         out += try listen(listener)
-        out += "    server_name \(try ConfigToken.checked(listener.serverName));\n"
+        var names = try ConfigToken.checked(listener.serverName)
+        for name in keptNames { names += " " + (try ConfigToken.checked(name)) }
+        if !keptNames.isEmpty { out += "    # Kept after a rename (keep_previous_names_hours): \(keptNames.joined(separator: " ")).\n" }
+        out += "    server_name \(names);\n"
         if listener.scheme == .https, let certificate = settings.tlsCertificate, let key = settings.tlsCertificateKey {
             if settings.http2 && settings.nginxHTTP2Directive { out += "    http2 on;\n" }
             out += "    ssl_certificate \(try ConfigToken.checked(certificate));\n"

@@ -54,6 +54,7 @@ extension Settings {
                     "allowed_server_names", "allowed_ports", "dump_command", "check_other_sites",
                     "tls_profile", "acme_challenge_dir", "acme_http_port",
                     "trusted_proxies", "include_in_server", "include_in_location", "include_in_redirect",
+                    "keep_previous_names_hours",
                 ],
                 "sync": ["interval_seconds", "state_dir", "max_backoff_seconds"],
                 "metrics": ["textfile"],
@@ -233,6 +234,7 @@ extension Settings {
             proxy.includeInServer = try paths("proxy", "include_in_server")
             proxy.includeInLocation = try paths("proxy", "include_in_location")
             proxy.includeInRedirect = try paths("proxy", "include_in_redirect")
+            proxy.keepPreviousNamesHours = try decimal("proxy", "keep_previous_names_hours", in: 0...87_600) ?? 0
             return proxy
         }
 

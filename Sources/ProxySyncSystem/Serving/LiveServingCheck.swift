@@ -42,6 +42,12 @@ public struct LiveServingCheck: ServingCheck {
         }
     }
 
+    public func namesNotCovered(_ names: [String]) async -> [String] {
+        guard let path = settings.tlsCertificate else { return names }
+        guard let certificate = try? LoadedCertificate(path: path) else { return names }
+        return names.filter { !certificate.covers(host: $0) }
+    }
+
     public func certificateNotices(_ plan: ProxyPlan) async -> [Notice] {
         await Self.offPool { certificateFindings(plan).notices }
     }
