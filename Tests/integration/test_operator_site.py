@@ -219,3 +219,71 @@ def test_a_renamed_site_keeps_its_old_name_until_the_time_then_drops_it(request)
     assert "gocd.test" not in s["output"].read_text().replace("new.gocd.test", ""), s["output"].read_text()
     status, _, body = http_get(https_port, "/go/pipelines", host=f"new.gocd.test:{https_port}", https=True)
     assert status == 200, body
+
+
+def through_proxy_protocol(port, header, host):
+    """One HTTPS request to 127.0.0.1:port that starts with the PROXY `header` (bytes); returns (status, body)."""
+    import socket
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        raw.sendall(header)
+        with ctx.wrap_socket(raw, server_hostname="gocd.test") as tls:
+            tls.sendall(f"GET /go/pipelines HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+    finally:
+        raw.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode(errors="replace")
+
+
+def proxy_v2(source, destination, source_port, destination_port):
+    import socket
+    import struct
+    addresses = socket.inet_aton(source) + socket.inet_aton(destination) + struct.pack("!HH", source_port, destination_port)
+    return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(addresses)) + addresses
+
+
+def test_proxy_protocol_passes_a_trusted_peers_client_address_and_is_confirmed(request):
+    s = setup_for("nginx", request, extra_proxy='trusted_proxies = ["127.0.0.1/32"]\nproxy_protocol = true')
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert "the proxy serves the new configuration" in r.stderr, r.stderr
+    assert "proxy_protocol" in s["output"].read_text()
+    port = s["https_port"]
+    host = f"gocd.test:{port}"
+    for header in (f"PROXY TCP4 203.0.113.7 127.0.0.1 40000 {port}\r\n".encode(),
+                   proxy_v2("203.0.113.7", "127.0.0.1", 40000, port)):
+        status, body = through_proxy_protocol(port, header, host)
+        assert status == 200, body
+        seen = {k.lower(): v for k, v in json.loads(body)["header_list"]}
+        assert seen["x-forwarded-for"] == "203.0.113.7" and seen["x-real-ip"] == "203.0.113.7", seen
+    # The next cycle confirms at start over the PROXY protocol too, and changes nothing.
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+
+
+def test_proxy_protocol_from_an_untrusted_peer_is_not_believed(request):
+    s = setup_for("nginx", request, extra_proxy='trusted_proxies = ["192.0.2.0/24"]\nproxy_protocol = true')
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    port = s["https_port"]
+    status, body = through_proxy_protocol(port, f"PROXY TCP4 203.0.113.7 127.0.0.1 40000 {port}\r\n".encode(),
+                                          f"gocd.test:{port}")
+    assert status == 200, body
+    seen = {k.lower(): v for k, v in json.loads(body)["header_list"]}
+    assert seen["x-forwarded-for"] == "127.0.0.1", seen
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ("proxy_protocol = true", "needs trusted_proxies"),
+])
+def test_proxy_protocol_without_trusted_proxies_is_exit_2(request, extra, needle):
+    s = setup_for("nginx", request, extra_proxy=extra)
+    r = once(s)
+    assert r.returncode == 2 and "proxy.proxy_protocol" in r.stderr and needle in r.stderr, r.stderr

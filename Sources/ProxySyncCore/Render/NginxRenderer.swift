@@ -51,6 +51,8 @@ public struct NginxRenderer: Renderer {
             flags = " ssl"
             if settings.http2 && !settings.nginxHTTP2Directive { flags += " http2" }
         }
+        // proxy_protocol = true: every connection starts with a PROXY header (v1 or v2; SPEC 5e).
+        if settings.proxyProtocol { flags += " proxy_protocol" }
         // All addresses: IPv4, and IPv6 too where the host has it (ipv6only is NGINX's default, so the two
         // lines do not collide, and other sites' `[::]` listens keep their options).
         var addresses = settings.listenAddresses.map { Optional($0) }
@@ -194,7 +196,12 @@ public struct NginxRenderer: Renderer {
         guard !settings.trustedProxies.isEmpty else { return "" }
         var out = "    # The client address front proxies (trusted_proxies) pass; anyone else's X-Forwarded-For is ignored.\n"
         for cidr in settings.trustedProxies { out += "    set_real_ip_from \(try ConfigToken.checked(cidr));\n" }
-        out += "    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n"
+        if settings.proxyProtocol {
+            out += "    # proxy_protocol: the client address is the PROXY header's, believed from these peers only.\n"
+            out += "    real_ip_header proxy_protocol;\n"
+        } else {
+            out += "    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n"
+        }
         return out
     }
 

@@ -262,11 +262,12 @@ public struct LiveServingCheck: ServingCheck {
             var still: [(Listener, String, Bool)] = []
             for (listener, address, retired) in pending {
                 let remaining = max(0.05, deadline - Monotonic.seconds())
+                let proxyProtocol = settings.proxyProtocol
                 let answer = await Self.offPool {
                     ListenerProbe.get(
                         listener, path: Generation.path, address: address,
                         timeoutMilliseconds: Int(min(remaining, 2) * 1000),
-                        presentedCertificate: !retired && certificate.wantsPresented)
+                        presentedCertificate: !retired && certificate.wantsPresented, proxyProtocol: proxyProtocol)
                 }
                 let miss =
                     retired
@@ -406,10 +407,11 @@ public struct LiveServingCheck: ServingCheck {
             // is answered by the new configuration (not by an old worker still accepting for a moment).
             var problem: String? = "no connection answered from the new configuration"
             for _ in 0..<20 {
+                let proxyProtocol = settings.proxyProtocol
                 let (first, second) = await Self.offPool {
                     ListenerProbe.getPair(
                         listener, first: Generation.path, then: "/go/api/v1/health", address: address,
-                        timeoutMilliseconds: 10_000, accept: "application/vnd.go.cd.v1+json"
+                        timeoutMilliseconds: 10_000, accept: "application/vnd.go.cd.v1+json", proxyProtocol: proxyProtocol
                     ) { answer in generation == nil || Generation.inAnswer(answer.body) == generation }
                 }
                 if case .failure(let failure) = first {
