@@ -45,6 +45,17 @@ static inline CURLcode gps_setopt_protocols_http(CURL *handle) {
     return code;
 }
 
+/* Sends a PROXY protocol v1 header (the connection's own addresses) before the request, for listeners that expect
+   it (proxy_protocol = true). CURLOPT_HAPROXYPROTOCOL exists from libcurl 7.60; older ones answer
+   CURLE_UNKNOWN_OPTION. */
+static inline CURLcode gps_setopt_haproxy_protocol(CURL *handle, int on) {
+#if LIBCURL_VERSION_NUM >= 0x073C00
+    return curl_easy_setopt(handle, CURLOPT_HAPROXYPROTOCOL, (long)(on ? 1 : 0));
+#else
+    return on ? CURLE_UNKNOWN_OPTION : CURLE_OK;
+#endif
+}
+
 static inline CURLcode gps_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

@@ -183,3 +183,107 @@ def test_a_redirect_include_serves_its_own_path(request):
     assert body == "hello"
     status, headers, _ = http_get(s["http_port"], "/go/pipelines", host="gocd.test")
     assert status == 301 and headers["location"].endswith("/go/pipelines"), (status, headers)
+
+
+def test_a_renamed_site_keeps_its_old_name_until_the_time_then_drops_it(request):
+    """keep_previous_names_hours (SPEC 5e: Renames): gocd.test → new.gocd.test, both answer from GoCD; once the
+    time in state.json has passed, the next `once` drops the old name (applied reason=change)."""
+    s = setup_for("nginx", request, extra_proxy="keep_previous_names_hours = 1")
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    http_port, https_port = s["http_port"], s["https_port"]
+    s["gocd"].control(site_url=f"http://new.gocd.test:{http_port}", secure_site_url=f"https://new.gocd.test:{https_port}")
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert "reason=change" in r.stderr and "kept_names" in r.stderr and "gocd.test until" in r.stderr, r.stderr
+    state_file = s["tmp"] / "state" / "state.json"
+    state = json.loads(state_file.read_text())
+    assert list(state["kept_names"]) == ["gocd.test"], state
+    for host in ("new.gocd.test", "gocd.test"):
+        status, _, body = http_get(https_port, "/go/pipelines", host=f"{host}:{https_port}", https=True)
+        assert status == 200 and json.loads(body)["path"] == "/go/pipelines", (host, status, body)
+        status, headers, _ = http_get(http_port, "/go/x", host=f"{host}:{http_port}")
+        assert status == 301 and headers["location"] == f"https://new.gocd.test:{https_port}/go/x", (host, headers)
+    # Nothing changed: the next cycle keeps the name and writes nothing.
+    r = once(s)
+    assert r.returncode == 0 and "applied" not in r.stderr.replace("last_applied", ""), r.stderr
+    # The time has passed.
+    state["kept_names"]["gocd.test"] = "2000-01-01T00:00:00Z"
+    state_file.write_text(json.dumps(state))
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert "reason=change" in r.stderr and "kept_names" not in r.stderr, r.stderr
+    assert "kept_names" not in json.loads(state_file.read_text())
+    # (nginx would still answer an unknown name from the port's default server: what counts is the file.)
+    assert "server_name new.gocd.test;" in s["output"].read_text()
+    assert "gocd.test" not in s["output"].read_text().replace("new.gocd.test", ""), s["output"].read_text()
+    status, _, body = http_get(https_port, "/go/pipelines", host=f"new.gocd.test:{https_port}", https=True)
+    assert status == 200, body
+
+
+def through_proxy_protocol(port, header, host):
+    """One HTTPS request to 127.0.0.1:port that starts with the PROXY `header` (bytes); returns (status, body)."""
+    import socket
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        raw.sendall(header)
+        with ctx.wrap_socket(raw, server_hostname="gocd.test") as tls:
+            tls.sendall(f"GET /go/pipelines HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+    finally:
+        raw.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode(errors="replace")
+
+
+def proxy_v2(source, destination, source_port, destination_port):
+    import socket
+    import struct
+    addresses = socket.inet_aton(source) + socket.inet_aton(destination) + struct.pack("!HH", source_port, destination_port)
+    return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(addresses)) + addresses
+
+
+def test_proxy_protocol_passes_a_trusted_peers_client_address_and_is_confirmed(request):
+    s = setup_for("nginx", request, extra_proxy='trusted_proxies = ["127.0.0.1/32"]\nproxy_protocol = true')
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert "the proxy serves the new configuration" in r.stderr, r.stderr
+    assert "proxy_protocol" in s["output"].read_text()
+    port = s["https_port"]
+    host = f"gocd.test:{port}"
+    for header in (f"PROXY TCP4 203.0.113.7 127.0.0.1 40000 {port}\r\n".encode(),
+                   proxy_v2("203.0.113.7", "127.0.0.1", 40000, port)):
+        status, body = through_proxy_protocol(port, header, host)
+        assert status == 200, body
+        seen = {k.lower(): v for k, v in json.loads(body)["header_list"]}
+        assert seen["x-forwarded-for"] == "203.0.113.7" and seen["x-real-ip"] == "203.0.113.7", seen
+    # The next cycle confirms at start over the PROXY protocol too, and changes nothing.
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+
+
+def test_proxy_protocol_from_an_untrusted_peer_is_not_believed(request):
+    s = setup_for("nginx", request, extra_proxy='trusted_proxies = ["192.0.2.0/24"]\nproxy_protocol = true')
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    port = s["https_port"]
+    status, body = through_proxy_protocol(port, f"PROXY TCP4 203.0.113.7 127.0.0.1 40000 {port}\r\n".encode(),
+                                          f"gocd.test:{port}")
+    assert status == 200, body
+    seen = {k.lower(): v for k, v in json.loads(body)["header_list"]}
+    assert seen["x-forwarded-for"] == "127.0.0.1", seen
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ("proxy_protocol = true", "needs trusted_proxies"),
+])
+def test_proxy_protocol_without_trusted_proxies_is_exit_2(request, extra, needle):
+    s = setup_for("nginx", request, extra_proxy=extra)
+    r = once(s)
+    assert r.returncode == 2 and "proxy.proxy_protocol" in r.stderr and needle in r.stderr, r.stderr

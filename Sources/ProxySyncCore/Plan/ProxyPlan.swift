@@ -13,12 +13,16 @@ public struct Listener: Equatable, Hashable, Sendable, Comparable {
     public var port: Int
     public var serverName: String
     public var action: Action
+    /// A name GoCD's site URLs dropped, kept a while (SPEC 5e: Renames): rendered as a further name of the
+    /// listener with the same scheme, port and action, not as a server block of its own.
+    public var kept: Bool
 
-    public init(scheme: SiteURL.Scheme, port: Int, serverName: String, action: Action) {
+    public init(scheme: SiteURL.Scheme, port: Int, serverName: String, action: Action, kept: Bool = false) {
         self.scheme = scheme
         self.port = port
         self.serverName = serverName
         self.action = action
+        self.kept = kept
     }
 
     /// `scheme://name:port`, how logs and refusals name a listener.
@@ -48,6 +52,8 @@ public struct ProxyPlan: Equatable, Sendable {
     public var warnings: [String]
     /// With `tls_certificate_dir`: the pair each HTTPS name is served from, as found this cycle (SPEC 5d).
     public var certificates: [String: CertificatePair] = [:]
+    /// Names GoCD dropped that are kept as further names (name → until, `YYYY-MM-DDTHH:MM:SSZ`); see ``KeptNames``.
+    public var keptNames: [String: String] = [:]
 
     public init(listeners: [Listener], siteURL: String, secureSiteURL: String, warnings: [String] = []) {
         self.listeners = listeners.sorted()
@@ -69,6 +75,22 @@ public struct ProxyPlan: Equatable, Sendable {
         if same(siteURL) { return .siteURL }
         if same(secureSiteURL) { return .secureSiteURL }
         return secureSiteURL.isEmpty ? .siteURL : .secureSiteURL
+    }
+
+    /// The listeners that render a server block of their own (not a kept name).
+    public var primaryListeners: [Listener] { listeners.filter { !$0.kept } }
+
+    /// The kept names that join `listener`'s server block: those of the same scheme, port and action, given to
+    /// the first such block only (one name, one block per port).
+    public func keptNames(joining listener: Listener) -> [String] {
+        guard !listener.kept,
+            primaryListeners.first(where: {
+                $0.scheme == listener.scheme && $0.port == listener.port && $0.action == listener.action
+            }) == listener
+        else { return [] }
+        return listeners.filter {
+            $0.kept && $0.scheme == listener.scheme && $0.port == listener.port && $0.action == listener.action
+        }.map(\.serverName)
     }
 
     /// Line 2 of every rendered file.

@@ -25,9 +25,9 @@ public struct ApacheRenderer: Renderer {
                 }
             }
         }
-        for listener in plan.listeners {
+        for listener in plan.primaryListeners {
             out += "\n"
-            out += try virtualHost(listener, upstream: upstream)
+            out += try virtualHost(listener, upstream: upstream, keptNames: plan.keptNames(joining: listener))
         }
         return Generation.seal(out)
     }
@@ -38,7 +38,7 @@ public struct ApacheRenderer: Renderer {
         return settings.listenAddresses.map { $0.contains(":") ? "[\($0)]:\(port)" : "\($0):\(port)" }
     }
 
-    func virtualHost(_ listener: Listener, upstream: String) throws(ConfigToken.Unsafe) -> String {
+    func virtualHost(_ listener: Listener, upstream: String, keptNames: [String] = []) throws(ConfigToken.Unsafe) -> String {
         var bound: [String] = []
         if settings.listenAddresses.isEmpty {
             bound = ["*:\(listener.port)"]
@@ -47,6 +47,12 @@ public struct ApacheRenderer: Renderer {
         }
         var out = "<VirtualHost \(bound.joined(separator: " "))>\n"
         out += "    ServerName \(try ConfigToken.checked(listener.serverName))\n"
+        if !keptNames.isEmpty {
+            var aliases: [String] = []
+            for name in keptNames { aliases.append(try ConfigToken.checked(name)) }
+            out += "    # Kept after a rename (keep_previous_names_hours).\n"
+            out += "    ServerAlias \(aliases.joined(separator: " "))\n"
+        }
         if listener.scheme == .https, let pair = settings.certificatePair(for: listener.serverName) {
             out += "    SSLEngine on\n"
             out += "    SSLCertificateFile \(try ConfigToken.checked(pair.certificate))\n"

@@ -39,9 +39,9 @@ public struct NginxRenderer: Renderer {
             out += try upstreamBlock()
             out += try trustedPeers()
         }
-        for listener in plan.listeners {
+        for listener in plan.primaryListeners {
             out += "\n"
-            out += try server(listener)
+            out += try server(listener, keptNames: plan.keptNames(joining: listener))
         }
         return Generation.seal(out)
     }
@@ -53,6 +53,8 @@ public struct NginxRenderer: Renderer {
             flags = " ssl"
             if settings.http2 && !settings.nginxHTTP2Directive { flags += " http2" }
         }
+        // proxy_protocol = true: every connection starts with a PROXY header (v1 or v2; SPEC 5e).
+        if settings.proxyProtocol { flags += " proxy_protocol" }
         // All addresses: IPv4, and IPv6 too where the host has it (ipv6only is NGINX's default, so the two
         // lines do not collide, and other sites' `[::]` listens keep their options).
         var addresses = settings.listenAddresses.map { Optional($0) }
@@ -66,10 +68,13 @@ public struct NginxRenderer: Renderer {
         return out
     }
 
-    func server(_ listener: Listener) throws(ConfigToken.Unsafe) -> String {
+    func server(_ listener: Listener, keptNames: [String] = []) throws(ConfigToken.Unsafe) -> String {
         var out = "server {\n"
         out += try listen(listener)
-        out += "    server_name \(try ConfigToken.checked(listener.serverName));\n"
+        var names = try ConfigToken.checked(listener.serverName)
+        for name in keptNames { names += " " + (try ConfigToken.checked(name)) }
+        if !keptNames.isEmpty { out += "    # Kept after a rename (keep_previous_names_hours): \(keptNames.joined(separator: " ")).\n" }
+        out += "    server_name \(names);\n"
         if listener.scheme == .https, let pair = settings.certificatePair(for: listener.serverName) {
             let (certificate, key) = (pair.certificate, pair.key)
             if settings.http2 && settings.nginxHTTP2Directive { out += "    http2 on;\n" }
@@ -212,7 +217,12 @@ public struct NginxRenderer: Renderer {
         guard !settings.trustedProxies.isEmpty else { return "" }
         var out = "    # The client address front proxies (trusted_proxies) pass; anyone else's X-Forwarded-For is ignored.\n"
         for cidr in settings.trustedProxies { out += "    set_real_ip_from \(try ConfigToken.checked(cidr));\n" }
-        out += "    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n"
+        if settings.proxyProtocol {
+            out += "    # proxy_protocol: the client address is the PROXY header's, believed from these peers only.\n"
+            out += "    real_ip_header proxy_protocol;\n"
+        } else {
+            out += "    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n"
+        }
         return out
     }
 

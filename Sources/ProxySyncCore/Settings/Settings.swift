@@ -124,6 +124,12 @@ public struct ProxySettings: Equatable, Sendable {
     public var includeInServer: [String] = []
     public var includeInLocation: [String] = []
     public var includeInRedirect: [String] = []
+    /// How long (hours, a decimal) a host name GoCD's site URLs dropped stays a further name of the listeners
+    /// (SPEC 5e: Renames); 0: dropped at once.
+    public var keepPreviousNamesHours: Double = 0
+    /// Every listener expects the PROXY protocol (SPEC 5e), believed only from `trustedProxies` (required then;
+    /// NGINX only).
+    public var proxyProtocol: Bool = false
     /// What each include held when this cycle read it (path → digest), filled in by the engine every cycle: the
     /// content of an include is part of what is applied (README: Your own directives).
     public var includeDigests: [String: String] = [:]

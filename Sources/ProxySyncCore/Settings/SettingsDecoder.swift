@@ -55,6 +55,7 @@ extension Settings {
                     "tls_profile", "acme_challenge_dir", "acme_http_port",
                     "tls_certificate_dir",
                     "trusted_proxies", "include_in_server", "include_in_location", "include_in_redirect",
+                    "keep_previous_names_hours", "proxy_protocol",
                 ],
                 "sync": ["interval_seconds", "state_dir", "max_backoff_seconds"],
                 "metrics": ["textfile"],
@@ -245,6 +246,18 @@ extension Settings {
             proxy.includeInServer = try paths("proxy", "include_in_server")
             proxy.includeInLocation = try paths("proxy", "include_in_location")
             proxy.includeInRedirect = try paths("proxy", "include_in_redirect")
+            proxy.keepPreviousNamesHours = try decimal("proxy", "keep_previous_names_hours", in: 0...87_600) ?? 0
+            proxy.proxyProtocol = try bool("proxy", "proxy_protocol") ?? false
+            if proxy.proxyProtocol && proxy.trustedProxies.isEmpty {
+                throw fail(
+                    "proxy.proxy_protocol",
+                    "needs trusted_proxies: the PROXY header is believed only from the front proxies listed there")
+            }
+            if proxy.proxyProtocol && proxy.kind == .apache {
+                throw fail(
+                    "proxy.proxy_protocol",
+                    "is NGINX only: Apache's mod_remoteip takes a PROXY header from any peer (RemoteIPProxyProtocol has exceptions, not a list of trusted peers), so trusted_proxies could not bound it")
+            }
             return proxy
         }
 

@@ -77,12 +77,15 @@ extension SyncEngine {
             }
         }
         for warning in plan.warnings { log(.warning, "\(warning)", .applied) }
-        log(
-            .notice, "applied a new proxy configuration", .applied,
-            [
-                "reason": "\(reason.rawValue)", "diff": "\(diff)", "site_url": "\(plan.siteURL)",
-                "secure_site_url": "\(plan.secureSiteURL)", "file": "\(settings.proxy.output)",
-            ])
+        var applied: Logger.Metadata = [
+            "reason": "\(reason.rawValue)", "diff": "\(diff)", "site_url": "\(plan.siteURL)",
+            "secure_site_url": "\(plan.secureSiteURL)", "file": "\(settings.proxy.output)",
+        ]
+        if !plan.keptNames.isEmpty {
+            // SPEC 5e: Renames; which names GoCD dropped are still served, and until when.
+            applied["kept_names"] = "\(plan.keptNames.sorted { $0.key < $1.key }.map { "\($0.key) until \($0.value)" }.joined(separator: ", "))"
+        }
+        log(.notice, "applied a new proxy configuration", .applied, applied)
         guard let reload = await reloadRunningProxy() else {
             // The new file passed its test and stays: a proxy started later loads it; the reload is owed.
             current.applyInProgress = nil
@@ -164,6 +167,7 @@ extension SyncEngine {
         current.lastAppliedSiteURL = plan.siteURL
         current.lastAppliedSecureSiteURL = plan.secureSiteURL
         current.lastChangeAt = now.iso8601
+        current.keptNames = plan.keptNames
     }
 
     /// Asks the proxy whether it serves `plan` from `generation`; logs `reloaded` once it does.

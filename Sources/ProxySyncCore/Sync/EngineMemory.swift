@@ -14,6 +14,8 @@ final class EngineMemory: Sendable {
     struct Rendering: Sendable {
         let urls: SiteURLs
         let settings: ProxySettings
+        /// The names kept after a rename (SPEC 5e), part of the plan.
+        let kept: [String: String]
         let plan: ProxyPlan
         let text: String
         let bytes: [UInt8]
@@ -21,9 +23,9 @@ final class EngineMemory: Sendable {
     }
 
     /// The last rendering, when it was made from exactly these URLs and settings.
-    func rendering(for urls: SiteURLs, settings: ProxySettings) -> Rendering? {
+    func rendering(for urls: SiteURLs, settings: ProxySettings, kept: [String: String] = [:]) -> Rendering? {
         lastRendering.withLock { last in
-            guard let last, last.urls == urls, last.settings == settings else { return nil }
+            guard let last, last.urls == urls, last.settings == settings, last.kept == kept else { return nil }
             return last
         }
     }

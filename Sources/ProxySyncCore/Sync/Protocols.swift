@@ -164,6 +164,13 @@ public protocol ServingCheck: Sendable {
     func diagnose(testOutput: String) async -> String?
     /// Warnings for certificates of `plan` that expired or expire soon (`certificate_expiring`, subject = path).
     func certificateNotices(_ plan: ProxyPlan) async -> [Notice]
+    /// Of `names`, those the configured TLS certificate does not cover (all of them when it cannot be read).
+    func namesNotCovered(_ names: [String]) async -> [String]
+}
+
+extension ServingCheck {
+    /// Fakes with no certificate cover every name.
+    public func namesNotCovered(_ names: [String]) async -> [String] { [] }
 }
 
 /// The operator's include files (README: Your own directives): read every cycle, since their content is part of

@@ -94,6 +94,19 @@ extension SyncState {
                 state.certificateFiles[path] = text
             }
         }
+        if let kept = try reader.object("kept_names") {
+            for (name, until) in kept {
+                let key = "kept_names[\(JSON.quote(name))]"
+                guard (try? HostName.normalise(name)) == name else {
+                    throw StateDecodingError("\(key): not a host name as this program writes them")
+                }
+                guard case .string(let text) = until else { throw Reader.wrongType(key, "a time", until) }
+                guard Self.isTime(text) else {
+                    throw StateDecodingError("\(key): \(JSON.quote(text)) is not a time YYYY-MM-DDTHH:MM:SSZ")
+                }
+                state.keptNames[name] = text
+            }
+        }
         if let apply = try reader.object("apply_in_progress") {
             let inner = Reader(members: apply, prefix: "apply_in_progress.")
             guard let started = try inner.time("started_at") else {

@@ -104,8 +104,9 @@ public struct SyncEngine: Sendable {
             // Which pair serves each HTTPS name is found every cycle: a directory certbot made for a new name counts.
             proxySettings.certificatePairs = certificates.locate(httpsNames(urls, settings: proxySettings), in: directory)
         }
+        let kept = await keptNames(urls: urls, state: current, now: now)
         let rendering: EngineMemory.Rendering
-        if let last = memory.rendering(for: urls, settings: proxySettings) {
+        if let last = memory.rendering(for: urls, settings: proxySettings, kept: kept.names) {
             rendering = last
             if !dryRun { current.bothUnset = false }
         } else {
@@ -123,9 +124,18 @@ public struct SyncEngine: Sendable {
             case .nothingToDerive(let warnings):
                 return await nothingToDerive(warnings, dryRun: dryRun, state: &current, now: now)
             case .plan(let derived):
-                plan = derived
+                plan = KeptNames.adding(kept.names, to: derived, warnings: kept.warnings)
                 plan.certificates = proxySettings.certificatePairs
                 if !dryRun { current.bothUnset = false }
+            }
+            do {
+                // allowed_server_names bounds a kept name as it bounds the name GoCD gave.
+                if !kept.names.isEmpty { try PlanDeriver.checkBounds(plan, urls: urls, settings: settings.proxy) }
+            } catch {
+                logRejected(
+                    "site URL rejected; the file in place keeps serving", error, urls: urls, now: now,
+                    ["field": "\(error.field)", "value": "\(error.value)", "reason": "\(error.reason)"])
+                return .rejected(error)
             }
             let text: String
             do {
@@ -139,7 +149,7 @@ public struct SyncEngine: Sendable {
             }
             let bytes = Array(text.utf8)
             rendering = EngineMemory.Rendering(
-                urls: urls, settings: proxySettings, plan: plan, text: text, bytes: bytes,
+                urls: urls, settings: proxySettings, kept: kept.names, plan: plan, text: text, bytes: bytes,
                 digest: Digest.fnv1a64Hex(bytes))
             memory.remember(rendering)
         }
@@ -175,6 +185,7 @@ public struct SyncEngine: Sendable {
             if current.lastAppliedSiteURL != plan.siteURL || current.lastAppliedSecureSiteURL != plan.secureSiteURL {
                 rememberApplied(plan, in: &current, now: now)
             }
+            if current.keptNames != plan.keptNames { current.keptNames = plan.keptNames }
             if current.reloadOwed { return await retryReload(&current, plan: plan, text: text, now: now) }
             if !certificates.changed.isEmpty {
                 return await renewCertificates(
@@ -195,7 +206,8 @@ public struct SyncEngine: Sendable {
         }
         let oldText = installed.map { String(decoding: $0, as: UTF8.self) }
         let old = oldText.map { InstalledConfig.read($0, kind: settings.proxy.kind) }
-        var semantic = SemanticDiff.describe(from: old?.listeners ?? [], to: plan.listeners)
+        var semantic = SemanticDiff.describe(
+            from: old?.listeners ?? [], to: plan.listeners.map { Listener(scheme: $0.scheme, port: $0.port, serverName: $0.serverName, action: $0.action) })
         var reason = Self.reason(installed: installed, managed: old?.isManaged ?? false, plan: plan, state: current)
         let changedIncludes = oldText.map { Self.changedIncludes(installed: $0, rendered: text) } ?? []
         if reason == .change && !changedIncludes.isEmpty
@@ -254,6 +266,26 @@ public struct SyncEngine: Sendable {
             return []
         }
         return Array(Set(plan.listeners.filter { $0.scheme == .https }.map(\.serverName))).sorted()
+    }
+
+    /// The names GoCD dropped that stay a while (SPEC 5e: Renames), from the state's record, the site URLs last
+    /// applied and the time; a name the certificate no longer covers is dropped with a warning (carried by the
+    /// plan, logged when it is applied).
+    func keptNames(urls: SiteURLs, state current: SyncState, now: Timestamp) async
+        -> (names: [String: String], warnings: [String])
+    {
+        guard settings.proxy.keepPreviousNamesHours > 0 else { return ([:], []) }
+        var names = KeptNames.keep(
+            previous: current.keptNames, lastApplied: [current.lastAppliedSiteURL, current.lastAppliedSecureSiteURL],
+            currentHosts: KeptNames.hosts(of: urls), hours: settings.proxy.keepPreviousNamesHours, now: now)
+        guard !names.isEmpty, KeptNames.servesHTTPS(urls) else { return (names, []) }
+        var warnings: [String] = []
+        for name in await serving.namesNotCovered(names.keys.sorted()) {
+            names[name] = nil
+            warnings.append(
+                "\(name) is no longer kept after the rename: the certificate \(settings.proxy.tlsCertificate ?? "") does not cover it")
+        }
+        return (names, warnings)
     }
 
     /// The includes whose content differs between the installed file's head and the rendered one's (a new or

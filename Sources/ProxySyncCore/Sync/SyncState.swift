@@ -39,6 +39,9 @@ public struct SyncState: Equatable, Sendable {
     /// Certificate, key and chain path → its ``FileIdentity`` when the proxy was last confirmed serving it: a
     /// different one is a renewal (README: Certificates).
     public var certificateFiles: [String: String] = [:]
+    /// Names GoCD's site URLs dropped that the applied file keeps as further names (name → until, ISO 8601;
+    /// SPEC 5e: Renames).
+    public var keptNames: [String: String] = [:]
     /// Set (never written) when `state.json` could not be believed: this record is a fresh one, and the cycle
     /// recovers as after a crash (``StateDamage``; README: A damaged state file).
     public var damage: StateDamage?
@@ -70,6 +73,7 @@ public struct SyncState: Equatable, Sendable {
         if !certificateFiles.isEmpty {
             members["certificate_files"] = .object(certificateFiles.mapValues { .string($0) })
         }
+        if !keptNames.isEmpty { members["kept_names"] = .object(keptNames.mapValues { .string($0) }) }
         if let pending = applyInProgress {
             var apply: [String: JSON] = ["started_at": .string(pending.startedAt)]
             if let path = pending.backupPath { apply["backup_path"] = .string(path) }

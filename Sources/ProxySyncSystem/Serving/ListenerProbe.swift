@@ -30,13 +30,13 @@ public enum ListenerProbe {
     /// to read.
     public static func get(
         _ listener: Listener, path: String, address: String, timeoutMilliseconds: Int,
-        accept: String? = nil, presentedCertificate: Bool = false
+        accept: String? = nil, presentedCertificate: Bool = false, proxyProtocol: Bool = false
     ) -> Result<Answer, ProbeFailure> {
         guard let handle = curl_easy_init() else { return .failure(ProbeFailure("out of memory")) }
         defer { curl_easy_cleanup(handle) }
         return perform(
             handle, listener, path: path, address: address, timeoutMilliseconds: timeoutMilliseconds, accept: accept,
-            presentedCertificate: presentedCertificate && listener.scheme == .https)
+            presentedCertificate: presentedCertificate && listener.scheme == .https, proxyProtocol: proxyProtocol)
     }
 
     /// Two GETs over one connection, so both are answered by the same proxy process: `first`, and `then`
@@ -46,20 +46,23 @@ public enum ListenerProbe {
     /// libcurl reports none.
     public static func getPair(
         _ listener: Listener, first: String, then second: String, address: String, timeoutMilliseconds: Int,
-        accept: String? = nil, proceed: (Answer) -> Bool
+        accept: String? = nil, proxyProtocol: Bool = false, proceed: (Answer) -> Bool
     ) -> (Result<Answer, ProbeFailure>, Result<Answer, ProbeFailure>?) {
         guard let handle = curl_easy_init() else { return (.failure(ProbeFailure("out of memory")), nil) }
         defer { curl_easy_cleanup(handle) }
-        let one = perform(handle, listener, path: first, address: address, timeoutMilliseconds: timeoutMilliseconds)
+        let one = perform(
+            handle, listener, path: first, address: address, timeoutMilliseconds: timeoutMilliseconds,
+            proxyProtocol: proxyProtocol)
         guard case .success(let answer) = one, proceed(answer) else { return (one, nil) }
         let two = perform(
-            handle, listener, path: second, address: address, timeoutMilliseconds: timeoutMilliseconds, accept: accept)
+            handle, listener, path: second, address: address, timeoutMilliseconds: timeoutMilliseconds, accept: accept,
+            proxyProtocol: proxyProtocol)
         return (one, two)
     }
 
     static func perform(
         _ handle: UnsafeMutableRawPointer, _ listener: Listener, path: String, address: String,
-        timeoutMilliseconds: Int, accept: String? = nil, presentedCertificate: Bool = false
+        timeoutMilliseconds: Int, accept: String? = nil, presentedCertificate: Bool = false, proxyProtocol: Bool = false
     ) -> Result<Answer, ProbeFailure> {
         let sink = Sink()
         let unmanaged = Unmanaged.passRetained(sink)
@@ -89,6 +92,8 @@ public enum ListenerProbe {
             gps_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
             gps_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
             gps_setopt_string(handle, CURLOPT_USERAGENT, "gocd-proxy-sync/\(Version.string) (confirmation)")
+            // proxy_protocol = true: every listener expects a PROXY header first (SPEC 5e), from the probe too.
+            if proxyProtocol, gps_setopt_haproxy_protocol(handle, 1) != CURLE_OK { return CURLE_UNKNOWN_OPTION }
             gps_setopt_pointer(handle, CURLOPT_ERRORBUFFER, buffer.baseAddress)
             gps_setopt_pointer(handle, CURLOPT_WRITEDATA, unmanaged.toOpaque())
             if presentedCertificate {

@@ -42,6 +42,12 @@ public struct LiveServingCheck: ServingCheck {
         }
     }
 
+    public func namesNotCovered(_ names: [String]) async -> [String] {
+        guard let path = settings.tlsCertificate else { return names }
+        guard let certificate = try? LoadedCertificate(path: path) else { return names }
+        return names.filter { !certificate.covers(host: $0) }
+    }
+
     public func certificateNotices(_ plan: ProxyPlan) async -> [Notice] {
         await Self.offPool { certificateFindings(plan).notices }
     }
@@ -275,11 +281,12 @@ public struct LiveServingCheck: ServingCheck {
             for (listener, address, retired) in pending {
                 let certificate = certificates[listener.serverName] ?? .notChecked
                 let remaining = max(0.05, deadline - Monotonic.seconds())
+                let proxyProtocol = settings.proxyProtocol
                 let answer = await Self.offPool {
                     ListenerProbe.get(
                         listener, path: Generation.path, address: address,
                         timeoutMilliseconds: Int(min(remaining, 2) * 1000),
-                        presentedCertificate: !retired && certificate.wantsPresented)
+                        presentedCertificate: !retired && certificate.wantsPresented, proxyProtocol: proxyProtocol)
                 }
                 let miss =
                     retired
@@ -419,10 +426,11 @@ public struct LiveServingCheck: ServingCheck {
             // is answered by the new configuration (not by an old worker still accepting for a moment).
             var problem: String? = "no connection answered from the new configuration"
             for _ in 0..<20 {
+                let proxyProtocol = settings.proxyProtocol
                 let (first, second) = await Self.offPool {
                     ListenerProbe.getPair(
                         listener, first: Generation.path, then: "/go/api/v1/health", address: address,
-                        timeoutMilliseconds: 10_000, accept: "application/vnd.go.cd.v1+json"
+                        timeoutMilliseconds: 10_000, accept: "application/vnd.go.cd.v1+json", proxyProtocol: proxyProtocol
                     ) { answer in generation == nil || Generation.inAnswer(answer.body) == generation }
                 }
                 if case .failure(let failure) = first {
