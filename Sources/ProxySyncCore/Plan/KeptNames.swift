@@ -79,9 +79,9 @@ extension Timestamp {
 
     /// Seconds since 1970 for `YYYY-MM-DDTHH:MM:SSZ`; nil for anything else.
     public static func epochSeconds(iso8601 text: String) -> Int64? {
-        guard SyncState.isTime(text) else { return nil }
+        guard Timestamp.isTime(text) else { return nil }
         let bytes = Array(text.utf8)
-        func number(_ range: Range<Int>) -> Int64 { Int64(SyncState.digits(bytes[range]) ?? 0) }
+        func number(_ range: Range<Int>) -> Int64 { Int64(Timestamp.digits(bytes[range]) ?? 0) }
         var year = number(0..<4)
         let month = number(5..<7)
         let day = number(8..<10)

@@ -83,16 +83,4 @@ public struct SyncState: Equatable, Sendable {
     }
 }
 
-/// A moment, given to the core by the caller (the core reads no clocks).
-public struct Timestamp: Sendable, Equatable {
-    public var epochSeconds: Int64
-    public var iso8601: String
 
-    public init(epochSeconds: Int64, iso8601: String) {
-        self.epochSeconds = epochSeconds
-        self.iso8601 = iso8601
-    }
-
-    /// The UTC day, `YYYY-MM-DD`.
-    public var day: String { String(iso8601.prefix(10)) }
-}
