@@ -66,8 +66,10 @@ def test_a_renewal_of_one_pair_is_served(two_names, certs):
     r = once(s)
     assert r.returncode == 0, r.stderr
     assert "certificate_renewed" in r.stderr and f"{live}/wild/fullchain.pem" in r.stderr, r.stderr
-    assert presented_leaf(s["https_port"], "gocd.b.test") == leaf_of(str(live / "wild" / "fullchain.pem"))
-    assert presented_leaf(s["http_port"], "a.test") == leaf_of(str(live / "a.test" / "fullchain.pem"))
+    # nginx's workers of the previous configuration may accept for a moment after the reload.
+    assert wait_for(lambda: presented_leaf(s["https_port"], "gocd.b.test") == leaf_of(str(live / "wild" / "fullchain.pem")), timeout=10, what="the new leaf presented")
+    # nginx's workers of the previous configuration may accept for a moment after the reload.
+    assert wait_for(lambda: presented_leaf(s["http_port"], "a.test") == leaf_of(str(live / "a.test" / "fullchain.pem")), timeout=10, what="the new leaf presented")
     r = once(s)
     assert r.returncode == 0 and "certificate_renewed" not in r.stderr, r.stderr
 
@@ -86,7 +88,8 @@ def test_a_name_without_a_certificate_is_refused_naming_the_directory(two_names)
     put(live / "c.test", *make_cert(two_names["certs"], f"dir-c-{kind}", "DNS:c.test"))
     r = once(s)
     assert r.returncode == 0, r.stderr
-    assert presented_leaf(s["https_port"], "c.test") == leaf_of(str(live / "c.test" / "fullchain.pem"))
+    # nginx's workers of the previous configuration may accept for a moment after the reload.
+    assert wait_for(lambda: presented_leaf(s["https_port"], "c.test") == leaf_of(str(live / "c.test" / "fullchain.pem")), timeout=10, what="the new leaf presented")
 
 
 def test_a_certificate_in_the_name_s_directory_that_does_not_cover_it_is_refused(two_names, certs):
