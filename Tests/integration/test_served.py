@@ -451,16 +451,25 @@ time.sleep(30)
 """
 
 
-def test_a_squatter_that_closes_its_listening_socket_after_accepting_still_does_not_count(nginx_setup, tmp_path):
-    s = nginx_setup
+def squatted_site(s, confirm_timeout):
+    """With the port pre-flight off (the squatter binds before the reload, as it could between the pre-flight and
+    the reload), the first file applied; then a new http site URL on a free port and the digest its file answers
+    the marker with (`render`: the file is deterministic). Returns (previous bytes, port, site URL, digest)."""
     s["cfg"].write_text(s["cfg"].read_text().replace(
-        "[proxy]\n", "[proxy]\ncheck_ports = false\nconfirm_timeout_seconds = 8\n", 1))
+        "[proxy]\n", f"[proxy]\ncheck_ports = false\nconfirm_timeout_seconds = {confirm_timeout}\n", 1))
     assert once(s).returncode == 0
     before = s["output"].read_bytes()
     port = free_port()
     site = f"http://gocd.test:{port}"
     rendered = run("render", "--config", str(s["cfg"]), "--site-url", site)
+    assert rendered.returncode == 0, rendered.stderr
     generation = re.search(r"gocd-proxy-sync-generation=([0-9a-f]{16})", rendered.stdout).group(1)
+    return before, port, site, generation
+
+
+def test_a_squatter_that_closes_its_listening_socket_after_accepting_still_does_not_count(nginx_setup, tmp_path):
+    s = nginx_setup
+    before, port, site, generation = squatted_site(s, confirm_timeout=8)
     squatter = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
                                  ONE_SHOT_SQUATTER, str(port), generation], stdout=subprocess.PIPE, text=True)
     try:
@@ -480,14 +489,7 @@ def test_a_squatter_that_closes_its_listening_socket_after_accepting_still_does_
 def test_a_root_program_that_is_not_the_proxy_does_not_answer_for_it_where_holders_are_visible(nginx_setup):
     """Outside the unit (full root, /proc/PID/fd visible) a root-owned socket must also be held by the proxy."""
     s = nginx_setup
-    s["cfg"].write_text(s["cfg"].read_text().replace(
-        "[proxy]\n", "[proxy]\ncheck_ports = false\nconfirm_timeout_seconds = 2\n", 1))
-    assert once(s).returncode == 0
-    before = s["output"].read_bytes()
-    port = free_port()
-    site = f"http://gocd.test:{port}"
-    rendered = run("render", "--config", str(s["cfg"]), "--site-url", site)
-    generation = re.search(r"gocd-proxy-sync-generation=([0-9a-f]{16})", rendered.stdout).group(1)
+    before, port, site, generation = squatted_site(s, confirm_timeout=2)
     squatter = subprocess.Popen([sys.executable, "-c", SQUATTER, str(port), generation, "200"], stdout=subprocess.PIPE,
                                 text=True)
     try:
