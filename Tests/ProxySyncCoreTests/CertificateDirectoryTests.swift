@@ -26,18 +26,7 @@ struct CertificateDirectoryTests {
     let urls = SiteURLs(siteURL: "https://a.example.com:8443", secureSiteURL: "https://gocd.b.example.com")
     static let live = "/etc/letsencrypt/live"
 
-    static func settings(_ lines: String) throws(ConfigError) -> Settings {
-        try Settings.decode(
-            """
-            [gocd]
-            server_url = "http://127.0.0.1:8153/go"
-            [proxy]
-            kind = "nginx"
-            output = "/etc/nginx/conf.d/gocd.conf"
-            upstream = "http://127.0.0.1:8153"
-            \(lines)
-            """, file: "/c.toml")
-    }
+    static func settings(_ lines: String) throws(ConfigError) -> Settings { try Fixtures.settings(lines) }
 
     @Test func decodes() throws {
         #expect(try Self.settings("tls_certificate_dir = \"\(Self.live)\"").proxy.tlsCertificateDir == Self.live)

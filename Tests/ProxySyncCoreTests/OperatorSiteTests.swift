@@ -4,17 +4,7 @@ import Testing
 
 /// The operator's own site (README: The operator's own site): front proxies and includes.
 struct OperatorSiteTests {
-    static func config(_ proxyLines: String) -> String {
-        """
-        [gocd]
-        server_url = "http://127.0.0.1:8153/go"
-        [proxy]
-        kind = "nginx"
-        output = "/etc/nginx/conf.d/gocd.conf"
-        upstream = "http://127.0.0.1:8153"
-        \(proxyLines)
-        """
-    }
+    static func config(_ proxyLines: String) -> String { Fixtures.config(proxyLines) }
 
     @Test(arguments: ["192.0.2.0/24", "10.0.0.1", "0.0.0.0/0", "2001:db8::/32", "::1", "::/0", "198.51.100.7/32"])
     func acceptsCIDRs(_ cidr: String) throws {

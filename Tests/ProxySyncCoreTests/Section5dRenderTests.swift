@@ -23,18 +23,7 @@ struct RedirectMethodTests {
 
 /// `[proxy] tls_profile`: Mozilla 5.7 in every TLS server / VirtualHost; nothing for inherit.
 struct TLSProfileTests {
-    static func settings(_ line: String) throws(ConfigError) -> Settings {
-        try Settings.decode(
-            """
-            [gocd]
-            server_url = "http://127.0.0.1:8153/go"
-            [proxy]
-            kind = "nginx"
-            output = "/etc/nginx/conf.d/gocd.conf"
-            upstream = "http://127.0.0.1:8153"
-            \(line)
-            """, file: "/c.toml")
-    }
+    static func settings(_ line: String) throws(ConfigError) -> Settings { try Fixtures.settings(line) }
 
     @Test func intermediateByDefaultAndEachValueDecodes() throws {
         #expect(try Self.settings("").proxy.tlsProfile == .intermediate)

@@ -22,6 +22,24 @@ enum Fixtures {
             sync: SyncSettings())
     }
 
+    /// A config file for an NGINX proxy with `proxyLines` added to its `[proxy]` table.
+    static func config(_ proxyLines: String) -> String {
+        """
+        [gocd]
+        server_url = "http://127.0.0.1:8153/go"
+        [proxy]
+        kind = "nginx"
+        output = "/etc/nginx/conf.d/gocd.conf"
+        upstream = "http://127.0.0.1:8153"
+        \(proxyLines)
+        """
+    }
+
+    /// ``config(_:)`` decoded.
+    static func settings(_ proxyLines: String) throws(ConfigError) -> Settings {
+        try Settings.decode(config(proxyLines), file: "/c.toml")
+    }
+
     static func plan(_ site: String, _ secure: String, proxy: ProxySettings = Fixtures.proxy()) throws -> ProxyPlan {
         guard case .plan(let plan) = try PlanDeriver.derive(SiteURLs(siteURL: site, secureSiteURL: secure), settings: proxy)
         else {

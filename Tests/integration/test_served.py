@@ -391,18 +391,7 @@ def test_a_local_user_who_binds_the_new_port_first_cannot_answer_for_the_proxy(k
     """A local user (uid 65534) binds the new port before the proxy, and answers the marker with the new file's
     own digest (which it can compute: the rendered file is deterministic). Not the proxy's socket: not served."""
     s = request.getfixturevalue(f"{kind}_setup")
-    s["cfg"].write_text(s["cfg"].read_text().replace(
-        "[proxy]\n", "[proxy]\ncheck_ports = false\nconfirm_timeout_seconds = 2\n", 1))
-    assert once(s).returncode == 0
-    before = s["output"].read_bytes()
-    port = free_port()
-    site = f"http://gocd.test:{port}"
-    rendered = run("render", "--config", str(s["cfg"]), "--site-url", site)
-    assert rendered.returncode == 0, rendered.stderr
-    generation = re.search(r"gocd-proxy-sync-generation=([0-9a-f]{16})", rendered.stdout).group(1)
-    script = tmp_path / "squatter.py"
-    script.write_text(SQUATTER)
-    script.chmod(0o644)
+    before, port, site, generation = squatted_site(s, confirm_timeout=2)
     status = "200" if kind == "nginx" else "404"
     squatter = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
                                  SQUATTER, str(port), generation, status], stdout=subprocess.PIPE, text=True)

@@ -88,27 +88,13 @@ public enum StagedConfigTest {
         let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
         guard let ready = lines.firstIndex(where: { $0 == readyMarker }) else {
             if result.timedOut { return .unavailable("staging the file for the test timed out") }
-            let said = result.output.trimmingSpaces
-            return .unavailable(
-                said.isEmpty ? (result.launchError ?? result.summary) : said.replacingOccurrences("\n", with: "; "))
+            // One line for the log: the staging's own words, else how the command ended.
+            let said = result.output.split(whereSeparator: \.isNewline).map { $0.drop(while: \.isWhitespace) }
+                .filter { !$0.isEmpty }.joined(separator: "; ")
+            return .unavailable(said.isEmpty ? (result.launchError ?? result.summary) : said)
         }
         result.argv = testCommand
         result.output = lines[(ready + 1)...].joined(separator: "\n")
         return .tested(result)
-    }
-}
-
-extension String {
-    fileprivate var trimmingSpaces: String {
-        var text = Substring(self)
-        while let last = text.last, last.isWhitespace { text.removeLast() }
-        while let first = text.first, first.isWhitespace { text.removeFirst() }
-        return String(text)
-    }
-
-    fileprivate func replacingOccurrences(_ target: Character, with replacement: String) -> String {
-        var out = ""
-        for character in self { if character == target { out += replacement } else { out.append(character) } }
-        return out
     }
 }
