@@ -70,12 +70,14 @@ rpm:
 
 # Benchmarks against the shell loop in Benchmarks/baseline.sh; writes Benchmarks/results.md (not part of make test).
 # Then the scale rows (Benchmarks/scale.py -> Benchmarks/scale.md): one apply beside 10 ... 40,000 other sites.
-# BENCH_ONLY=scale runs only those (BENCH_SCALE="10 1000" picks the sizes).
+# BENCH_ONLY=scale runs only those (BENCH_SCALE="10 1000" picks the sizes). Then what watching the certificates
+# costs an idle cycle (Benchmarks/certwatch.py, strace over the running daemon; BENCH_ONLY=certwatch alone).
 bench:
-	@for tool in jq curl nginx openssl; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	@for tool in jq curl nginx openssl strace; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
-	@if [ "$(BENCH_ONLY)" != scale ]; then python3 Benchmarks/bench.py; fi
+	@if [ "$(BENCH_ONLY)" != scale ] && [ "$(BENCH_ONLY)" != certwatch ]; then python3 Benchmarks/bench.py; fi
 	@if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = scale ]; then python3 Benchmarks/scale.py; fi
+	@if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = certwatch ]; then python3 Benchmarks/certwatch.py; fi
 
 # libFuzzer targets under Tests/Fuzz (site URLs → plan → render, GoCD answers, JSON, TOML/settings), each run
 # FUZZ_SECONDS (default 30); fails on any crash or broken property. Builds into .build-fuzz/.
