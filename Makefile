@@ -77,7 +77,7 @@ bench:
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	@if [ "$(BENCH_ONLY)" != scale ] && [ "$(BENCH_ONLY)" != certwatch ]; then python3 Benchmarks/bench.py; fi
 	@if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = scale ]; then python3 Benchmarks/scale.py; fi
-	@if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = certwatch ]; then python3 Benchmarks/certwatch.py; fi
+	@if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = certwatch ]; then python3 Benchmarks/certwatch.py --report Benchmarks/certwatch.md; fi
 
 # libFuzzer targets under Tests/Fuzz (site URLs → plan → render, GoCD answers, JSON, TOML/settings), each run
 # FUZZ_SECONDS (default 30); fails on any crash or broken property. Builds into .build-fuzz/.

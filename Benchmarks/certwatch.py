@@ -11,6 +11,7 @@ cycle touches each certificate file with a `stat` and nothing more (no open, no 
 """
 import argparse
 import collections
+import datetime
 import json
 import os
 import re
@@ -111,11 +112,13 @@ def measure(binary, cfg, gocd, https_port, name, watched: Path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--binary", default=str(ROOT / ".build/release/gocd-proxy-sync"))
+    ap.add_argument("--binary", help="default: the release build, built (or brought up to date) first")
+    ap.add_argument("--report", help="write the table here (make bench: Benchmarks/certwatch.md)")
     args = ap.parse_args()
-    if not Path(args.binary).exists():
+    if not args.binary:
         subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib"], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
+        args.binary = str(ROOT / ".build/release/gocd-proxy-sync")
     name = "gocd.bench"
     failures, rows = [], []
     with tempfile.TemporaryDirectory(prefix="gps-certwatch.") as tmp:
@@ -141,11 +144,21 @@ def main():
             print(f"{label}: {result['cycles']} idle cycles, per cycle {per or 'nothing'}: {result['paths']}")
             if others or stats > files + 0.5:
                 failures.append(f"{label}: {per}")
-    print("\n| set-up | idle cycles traced | stats expected | calls naming a certificate path, per idle cycle |")
-    print("|---|---|---|---|")
+    table = ["| set-up | idle cycles traced | stats expected | calls naming a certificate path, per idle cycle |",
+             "|---|---|---|---|"]
     for label, cycles, files, per in rows:
         calls = ", ".join(f"{k} {v:.2f}" for k, v in per.items()) or "none"
-        print(f"| {label} | {cycles} | {files} | {calls} |")
+        table.append(f"| {label} | {cycles} | {files} | {calls} |")
+    print("\n" + "\n".join(table))
+    if args.report:
+        date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        Path(args.report).write_text(
+            f"# What watching the certificates costs an idle cycle\n\nRun by `make bench` (`Benchmarks/certwatch.py`) on "
+            f"{date}, {Path(args.binary).relative_to(ROOT) if Path(args.binary).is_relative_to(ROOT) else args.binary}: "
+            "strace over every thread of the running daemon (1 s cadence), counting the file system calls that name "
+            "a certificate path, divided by the idle cycles in the same window. Expected: one `stat` per "
+            "certificate and key file, and with `tls_certificate_dir` one more per HTTPS name (the lookup of "
+            "`live/<name>/fullchain.pem`); nothing opened or read.\n\n" + "\n".join(table) + "\n")
     if failures:
         print("more than the expected stats: " + "; ".join(failures), file=sys.stderr)
         return 1
