@@ -179,7 +179,7 @@ public struct CommandProxyControl: ProxyControl {
 
     public func test() async -> CommandResult {
         let result = await CommandRunner.run(settings.testCommand, timeoutSeconds: settings.commandTimeoutSeconds)
-        Failpoint.hit("after-test")
+        Failpoint.hit(.afterTest)
         return Self.counted(result)
     }
 
@@ -191,7 +191,7 @@ public struct CommandProxyControl: ProxyControl {
                 bytes, output: settings.output, stateDirectory: stateDirectory, testCommand: settings.testCommand,
                 timeoutSeconds: settings.commandTimeoutSeconds)
         }
-        Failpoint.hit("after-test")
+        Failpoint.hit(.afterTest)
         guard case .tested(let result) = outcome else { return outcome }
         return .tested(Self.counted(result))
     }
@@ -209,7 +209,7 @@ public struct CommandProxyControl: ProxyControl {
 
     public func reload() async -> CommandResult {
         let result = await CommandRunner.run(settings.reloadCommand, timeoutSeconds: settings.commandTimeoutSeconds)
-        Failpoint.hit("after-reload")
+        Failpoint.hit(.afterReload)
         return result
     }
 }

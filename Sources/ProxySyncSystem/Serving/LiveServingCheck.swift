@@ -257,7 +257,7 @@ public struct LiveServingCheck: ServingCheck {
     // MARK: confirmation
 
     public func confirm(_ plan: ProxyPlan, generation: String?, superseded: Superseded?) async -> Confirmation {
-        defer { Failpoint.hit("after-confirm") }
+        defer { Failpoint.hit(.afterConfirm) }
         let start = Monotonic.seconds()
         let deadline = start + settings.confirmTimeoutSeconds
         // (listener, address, retired): a retired listener belongs to the superseded file and is gone from `plan`;
