@@ -60,6 +60,13 @@ struct Check: AsyncParsableCommand {
                 report.fail("\(name) command \(argv[0]) not found in PATH (set proxy.\(name)_command)")
             }
         }
+        if let command = settings.proxy.certificateCommand {
+            if let problem = PathSafety.problem(forCommand: command[0]) {
+                report.fail("certificate_command \(command[0]): \(problem)")
+            } else {
+                report.ok("certificate_command \(command[0]): an executable only root can change")
+            }
+        }
         if settings.proxy.checkOtherSites {
             if let dump = ProxyDump.command(settings.proxy) {
                 if let path = CommandRunner.resolve(dump[0]) {
