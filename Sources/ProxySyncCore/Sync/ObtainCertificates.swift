@@ -34,11 +34,12 @@ extension SyncEngine {
         if let outcome = await serveChallenge(for: names, newPlan: plan, settings: proxySettings, urls: urls, state: &current, now: now) {
             return outcome
         }
-        let command = (settings.proxy.certificateCommand ?? []).joined(separator: " ")
+        // Only the program: the configured arguments may carry an account's secret.
+        let command = settings.proxy.certificateCommand?.first ?? ""
         log(
             .info, "asking certificate_command for a certificate; the proxy answers the ACME challenge for the names",
             .certificateRequested,
-            ["names": "\(shown)", "command": "\(command)", "acme_http_port": "\(proxySettings.acmeHTTPPort)"])
+            ["names": "\(shown)", "program": "\(command)", "acme_http_port": "\(proxySettings.acmeHTTPPort)"])
         let result = await certificateRequester.request(names)
         guard result.succeeded else {
             return certificateRequestFailed(

@@ -22,7 +22,7 @@ public struct CommandCertificateRequester: CertificateRequester {
         let argv = command + names
         // Checked again before every run, not only at start: the file may have changed since.
         if let problem = PathSafety.problem(forCommand: command[0]) {
-            return CommandResult(argv: argv, exitStatus: nil, launchError: "refused: \(problem)")
+            return CommandResult(argv: [command[0]] + names, exitStatus: nil, launchError: "refused: \(problem)")
         }
         let environment = [
             "GOCD_PROXY_SYNC_NAMES": names.joined(separator: " "), "GOCD_PROXY_SYNC_ACME_WEBROOT": webroot,
@@ -38,6 +38,9 @@ public struct CommandCertificateRequester: CertificateRequester {
             }
             let text = String(decoding: tail.withLock { $0 }, as: UTF8.self)
             result.output = text.hasSuffix("\n") ? String(text.dropLast()) : text
+            // The configured arguments are the operator's and may carry an account's secret (an EAB key, say):
+            // the messages name the program and the names only.
+            result.argv = [command[0]] + names
             return result
         }
     }
