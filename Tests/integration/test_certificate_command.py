@@ -190,3 +190,28 @@ class _Request:
 
     def getfixturevalue(self, _name):
         return self.proxy
+
+
+HOOK = Path(__file__).resolve().parents[2] / "deploy" / "certbot-certificate-command"
+
+
+def test_the_certbot_hook_asks_for_one_certificate_for_the_names(tmp_path):
+    """deploy/certbot-certificate-command with a stand-in certbot on PATH that records its arguments."""
+    bin_dir, seen = tmp_path / "bin", tmp_path / "certbot-args"
+    bin_dir.mkdir()
+    (bin_dir / "certbot").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {seen}\n')
+    (bin_dir / "certbot").chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", GOCD_PROXY_SYNC_ACME_WEBROOT="/var/www/acme",
+               GOCD_PROXY_SYNC_NAMES="a.test b.test")
+    r = subprocess.run([str(HOOK), "a.test", "b.test"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert seen.read_text().split("\n")[:-1] == [
+        "certonly", "--non-interactive", "--agree-tos", "--keep-until-expiring", "--webroot", "-w", "/var/www/acme",
+        "--cert-name", "a.test", "-d", "a.test", "-d", "b.test"]
+    seen.unlink()
+    for bad in (["-d", "x.test"], ["A.test"], ["a.test;reboot"]):
+        r = subprocess.run([str(HOOK), *bad], env=env, capture_output=True, text=True)
+        assert r.returncode == 64 and "refusing" in r.stderr and not seen.exists(), (bad, r.stderr)
+    del env["GOCD_PROXY_SYNC_ACME_WEBROOT"]
+    r = subprocess.run([str(HOOK), "a.test"], env=env, capture_output=True, text=True)
+    assert r.returncode != 0 and not seen.exists(), r.stderr
