@@ -1,4 +1,4 @@
-"""SPEC 5d, obtaining a certificate (issue 25 item 3): with certificate_command, a new HTTPS name without a
+"""Obtaining a certificate (README; issue 25 item 3): with certificate_command, a new HTTPS name without a
 certificate is asked for through a stand-in ACME client (fake_acme.py) that checks the challenge through the real
 proxy, on a real nginx and a real httpd."""
 import json
