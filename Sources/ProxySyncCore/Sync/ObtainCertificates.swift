@@ -154,11 +154,14 @@ extension SyncEngine {
         }
         let bytes = Array(text.utf8)
         if installed == bytes {
-            // In place from an earlier attempt; a reload it still owes comes first.
-            guard current.reloadOwed else { return nil }
-            let retried = await retryReload(&current, plan: plan, text: text, now: now)
-            if case .applied = retried { return nil }
-            return retried
+            // In place from an earlier attempt: a reload it still owes comes first, and a process's first look
+            // confirms it is served rather than trusting the record (the ACME server must reach it).
+            if current.reloadOwed {
+                let retried = await retryReload(&current, plan: plan, text: text, now: now)
+                if case .applied = retried { return nil }
+                return retried
+            }
+            return await confirmAfterStart(plan: plan, text: text, state: &current, now: now)
         }
         let report = await serving.preflight(plan)
         warnOnce(report.notices.filter { $0.event == .certificateExpiring }, state: &current, now: now)
