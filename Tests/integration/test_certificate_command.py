@@ -70,6 +70,11 @@ def test_a_new_name_is_obtained_and_served(kind, request, tmp_path, standin, cer
     # Every name covered: the command is not run.
     assert asked(s["asked"]) == [] and "certificate_requested" not in r.stderr, r.stderr
     s["gocd"].control(secure_site_url=f"https://new.test:{s['https_port']}")
+    # check says the daemon will ask for it, rather than that the plan would be refused; it runs nothing.
+    r = run("check", "--config", str(s["cfg"]))
+    assert "warning: no certificate in tls_certificate_dir covers new.test yet" in r.stdout, r.stdout
+    assert f"ok: certificate_command {FAKE_ACME}: an executable only root can change" in r.stdout, r.stdout
+    assert "FAIL" not in r.stdout and asked(s["asked"]) == [], r.stdout
     r = once(s)
     print(r.stderr)
     assert r.returncode == 0, r.stderr
