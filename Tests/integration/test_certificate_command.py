@@ -220,3 +220,45 @@ def test_the_certbot_hook_asks_for_one_certificate_for_the_names(tmp_path):
     del env["GOCD_PROXY_SYNC_ACME_WEBROOT"]
     r = subprocess.run([str(HOOK), "a.test"], env=env, capture_output=True, text=True)
     assert r.returncode != 0 and not seen.exists(), r.stderr
+
+
+def test_a_command_that_hangs_is_killed_at_its_timeout_and_is_a_failed_request(tmp_path, standin, certs, nginx,
+                                                                               webroot):
+    s = command_setup("nginx", _Request(nginx), tmp_path, standin, certs, webroot)
+    assert once(s).returncode == 0
+    hang, started = tmp_path / "hang.sh", tmp_path / "hang.started"
+    # It would sleep far past its timeout (and its child with it: the whole process group is killed).
+    hang.write_text(f"#!/bin/sh\necho \"$@\" >> {started}\nsleep 6017 &\nwait\n")
+    hang.chmod(0o755)
+    text = re.sub(r"certificate_command = .*\n",
+                  f'certificate_command = ["{hang}"]\ncertificate_command_timeout_seconds = 1\n', s["cfg"].read_text())
+    s["cfg"].write_text(text)
+    s["gocd"].control(secure_site_url=f"https://slow.test:{s['https_port']}")
+    r = once(s)
+    assert r.returncode == 4, r.stderr
+    assert started.read_text() == "slow.test\n"
+    failed = [line for line in r.stderr.splitlines() if "certificate_request_failed" in line]
+    assert len(failed) == 1 and "timed out and was killed" in failed[0], r.stderr
+    assert state(s)["certificate_requests"]["slow.test"]["failures"] == 1
+    lingering = subprocess.run(["pgrep", "-f", "sleep 6017"], capture_output=True, text=True).stdout.split()
+    assert lingering == [], lingering
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_with_nothing_in_place_the_first_name_is_obtained_too(kind, request, tmp_path, standin, certs, webroot):
+    """A first start for a name without a certificate: what can be served without it (here only its challenge) goes
+    in first, then the site."""
+    s = command_setup(kind, request, tmp_path, standin, certs, webroot)
+    s["gocd"].control(site_url=f"http://first.test:{s['http_port']}",
+                      secure_site_url=f"https://first.test:{s['https_port']}")
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    assert asked(s["asked"]) == ["first.test"]
+    challenge = next(line for line in r.stderr.splitlines() if "reason=challenge" in line)
+    assert "reason=initial" not in r.stderr and "reason=change" in r.stderr, r.stderr
+    assert f"first.test:{s['acme_port']} (ACME challenge only)" in challenge, challenge
+    wanted = leaf_of(str(s["live"] / "first.test" / "fullchain.pem"))
+    assert wait_for(lambda: presented_leaf(s["https_port"], "first.test") == wanted, timeout=10,
+                    what="the new leaf presented")
+    status, headers, _ = http_get(s["http_port"], "/go", host=f"first.test:{s['http_port']}")
+    assert status == 301 and headers["location"] == f"https://first.test:{s['https_port']}/go"
