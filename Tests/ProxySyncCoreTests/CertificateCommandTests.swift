@@ -56,7 +56,9 @@ struct CertificateCommandTests {
         #expect(CertificateRequests.blocking(["a.example.com", "b.example.com"], in: records, now: at(3600)) == nil)
         // Failing again doubles the wait; failures in a row count across the company the names keep.
         records = CertificateRequests.failed(["a.example.com"], records: records, now: at(3600))
-        #expect(records["a.example.com"] == CertificateRequestRecord(failures: 2, lastFailedAt: at(3600).iso8601, nextAttemptAt: at(3600 + 7200).iso8601))
+        #expect(
+            records["a.example.com"]
+                == CertificateRequestRecord(failures: 2, lastFailedAt: at(3600).iso8601, nextAttemptAt: at(3600 + 7200).iso8601))
         #expect(CertificateRequests.blocking(["a.example.com"], in: records, now: at(3601))?.key == "a.example.com")
         // Obtained: every record sharing a name ends.
         #expect(CertificateRequests.obtained(["a.example.com"], records: records, now: at(10_800)) == [:])
@@ -85,14 +87,22 @@ struct CertificateCommandTests {
         (#"{"certificate_requests": {"a.test  b.test": {}}}"#, "not host names as this program writes them"),
         (#"{"certificate_requests": {"": {}}}"#, "not host names as this program writes them"),
         (#"{"certificate_requests": {"a.test": 1}}"#, #"certificate_requests["a.test"]: a number where an object belongs"#),
-        (#"{"certificate_requests": {"a.test": {"failures": 0, "last_failed_at": "2027-01-15T08:00:00Z", "next_attempt_at": "2027-01-15T09:00:00Z"}}}"#,
-         #"certificate_requests["a.test"].failures: missing or 0"#),
-        (#"{"certificate_requests": {"a.test": {"failures": "1", "last_failed_at": "2027-01-15T08:00:00Z", "next_attempt_at": "2027-01-15T09:00:00Z"}}}"#,
-         #"certificate_requests["a.test"].failures: a string where a number belongs"#),
-        (#"{"certificate_requests": {"a.test": {"failures": 1, "next_attempt_at": "2027-01-15T09:00:00Z"}}}"#,
-         "last_failed_at is missing"),
-        (#"{"certificate_requests": {"a.test": {"failures": 1, "last_failed_at": "2027-01-15T08:00:00Z", "next_attempt_at": "soon"}}}"#,
-         #"certificate_requests["a.test"].next_attempt_at: "soon" is not a time"#),
+        (
+            #"{"certificate_requests": {"a.test": {"failures": 0, "last_failed_at": "2027-01-15T08:00:00Z", "next_attempt_at": "2027-01-15T09:00:00Z"}}}"#,
+            #"certificate_requests["a.test"].failures: missing or 0"#
+        ),
+        (
+            #"{"certificate_requests": {"a.test": {"failures": "1", "last_failed_at": "2027-01-15T08:00:00Z", "next_attempt_at": "2027-01-15T09:00:00Z"}}}"#,
+            #"certificate_requests["a.test"].failures: a string where a number belongs"#
+        ),
+        (
+            #"{"certificate_requests": {"a.test": {"failures": 1, "next_attempt_at": "2027-01-15T09:00:00Z"}}}"#,
+            "last_failed_at is missing"
+        ),
+        (
+            #"{"certificate_requests": {"a.test": {"failures": 1, "last_failed_at": "2027-01-15T08:00:00Z", "next_attempt_at": "soon"}}}"#,
+            #"certificate_requests["a.test"].next_attempt_at: "soon" is not a time"#
+        ),
     ])
     func aDamagedRecordNamesTheKey(text: String, expected: String) {
         #expect {
@@ -110,8 +120,14 @@ struct CertificateCommandTests {
         #expect(settings.proxy.certificateCommand == ["/usr/local/sbin/get-cert", "--quiet"])
         #expect(settings.proxy.certificateCommandTimeoutSeconds == 300)
         for (lines, message) in [
-            ("acme_challenge_dir = \"/var/www/acme\"\ncertificate_command = [\"/g\"]", "proxy.certificate_command: needs tls_certificate_dir"),
-            ("tls_certificate_dir = \"/l\"\ncertificate_command = [\"/g\"]", "proxy.certificate_command: needs acme_challenge_dir"),
+            (
+                "acme_challenge_dir = \"/var/www/acme\"\ncertificate_command = [\"/g\"]",
+                "proxy.certificate_command: needs tls_certificate_dir"
+            ),
+            (
+                "tls_certificate_dir = \"/l\"\ncertificate_command = [\"/g\"]",
+                "proxy.certificate_command: needs acme_challenge_dir"
+            ),
             (both + "certificate_command = [\"certbot\"]", "proxy.certificate_command: the program must be an absolute path"),
             (both + "certificate_command = []", "proxy.certificate_command: line"),
             (both + "certificate_command = \"/g\"", "proxy.certificate_command: line"),
@@ -200,7 +216,10 @@ struct CertificateCommandTests {
             for: ["new.example.com"], newPlan: newPlan, settings: s.engine.settings.proxy, state: state, now: now,
             installed: true)
         #expect(plan.secureSiteURL == "https://gocd.example.com")
-        #expect(plan.listeners.map(\.origin) == ["http://gocd.example.com:80", "http://new.example.com:80", "https://gocd.example.com:443"])
+        #expect(
+            plan.listeners.map(\.origin) == [
+                "http://gocd.example.com:80", "http://new.example.com:80", "https://gocd.example.com:443",
+            ])
         #expect(plan.listeners.first { $0.serverName == "new.example.com" }?.action == .challenge)
         #expect(settings.certificatePairs.keys.sorted() == ["gocd.example.com"])
         // Nothing of this program's in place: the new plan without the name no certificate covers, nor the redirect

@@ -12,13 +12,13 @@ import Logging
 /// A command that fails, or a certificate that still does not cover a name, refuses the plan (exit 4,
 /// `certificate_request_failed`); the names are not asked for again before ``CertificateRequests`` allows.
 extension SyncEngine {
+    /// - Parameters:
+    ///   - first: the refusal of the first HTTPS listener without a certificate (its listener names the field).
+    ///   - directory: `tls_certificate_dir`.
     func obtainCertificates(
-        for plan: ProxyPlan, refusals: [Refusal], settings proxySettings: ProxySettings, urls: SiteURLs, dryRun: Bool,
-        state current: inout SyncState, now: Timestamp
+        for plan: ProxyPlan, first: Refusal, directory: String, settings proxySettings: ProxySettings, urls: SiteURLs,
+        dryRun: Bool, state current: inout SyncState, now: Timestamp
     ) async -> CycleOutcome {
-        guard let directory = proxySettings.tlsCertificateDir, let first = refusals.first else {
-            return refuse(refusals[0], all: refusals, plan: plan, urls: urls, now: now)
-        }
         let names = Self.uncoveredNames(plan)
         let shown = names.joined(separator: " ")
         if let (key, record) = CertificateRequests.blocking(names, in: current.certificateRequests, now: now) {
@@ -31,7 +31,9 @@ extension SyncEngine {
                     "no certificate in tls_certificate_dir \(directory) covers \(shown) yet: certificate_command would be run for it, once the proxy answers its ACME challenge on port \(proxySettings.acmeHTTPPort)",
                 unifiedDiff: "", changePending: true)
         }
-        if let outcome = await serveChallenge(for: names, newPlan: plan, settings: proxySettings, urls: urls, state: &current, now: now) {
+        if let outcome = await serveChallenge(
+            for: names, newPlan: plan, settings: proxySettings, urls: urls, state: &current, now: now)
+        {
             return outcome
         }
         // Only the program: the configured arguments may carry an account's secret.
@@ -69,7 +71,8 @@ extension SyncEngine {
             .notice, "certificate_command obtained a certificate for every name; applying the plan", .certificateObtained,
             [
                 "names": "\(shown)",
-                "certificates": "\(Set(names.compactMap { obtained.certificates[$0]?.certificate }).sorted().joined(separator: ","))",
+                "certificates":
+                    "\(Set(names.compactMap { obtained.certificates[$0]?.certificate }).sorted().joined(separator: ","))",
             ])
         return await cycle(urls, dryRun: false, state: &current, now: now, certificateRequested: true)
     }
@@ -116,7 +119,8 @@ extension SyncEngine {
             SiteURLRejection(
                 field: field.rawValue, rawValue: field == .siteURL ? urls.siteURL : urls.secureSiteURL,
                 reason:
-                    "\(first.listener): no certificate for \(key): \(reason); asked again at \(record.nextAttemptAt), not before"))
+                    "\(first.listener): no certificate for \(key): \(reason); asked again at \(record.nextAttemptAt), not before")
+        )
     }
 
     /// The end of a command's output on one line: its last lines, at most 1000 characters.
@@ -175,7 +179,8 @@ extension SyncEngine {
             to: plan.listeners.map { Listener(scheme: $0.scheme, port: $0.port, serverName: $0.serverName, action: $0.action) })
         let outcome = await apply(
             bytes, previous: installed, plan: plan, text: text, reason: .challenge,
-            diff: "\(diff); the ACME challenge for \(names.joined(separator: " ")) on port \(proxySettings.acmeHTTPPort), for certificate_command",
+            diff:
+                "\(diff); the ACME challenge for \(names.joined(separator: " ")) on port \(proxySettings.acmeHTTPPort), for certificate_command",
             state: &current, now: now)
         if case .applied = outcome { return nil }
         return outcome
@@ -220,7 +225,8 @@ extension SyncEngine {
             if listeners.contains(where: { $0.port == port && $0.serverName == name && $0.scheme == .http }) { continue }
             if listeners.contains(where: { $0.port == port && $0.scheme == .https }) {
                 warnings.append(
-                    "acme_http_port \(port) serves https in the site in place: the ACME http-01 challenge for \(name) cannot be answered there")
+                    "acme_http_port \(port) serves https in the site in place: the ACME http-01 challenge for \(name) cannot be answered there"
+                )
                 continue
             }
             listeners.append(Listener(scheme: .http, port: port, serverName: name, action: .challenge))

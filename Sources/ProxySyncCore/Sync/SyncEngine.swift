@@ -174,8 +174,8 @@ public struct SyncEngine: Sendable {
                 if settings.proxy.certificateCommand != nil, !certificateRequested {
                     // README: Obtaining a certificate.
                     return await obtainCertificates(
-                        for: plan, refusals: refusals, settings: proxySettings, urls: urls, dryRun: dryRun,
-                        state: &current, now: now)
+                        for: plan, first: first, directory: directory, settings: proxySettings, urls: urls,
+                        dryRun: dryRun, state: &current, now: now)
                 }
                 return refuse(first, all: refusals, plan: plan, urls: urls, now: now)
             }
