@@ -221,25 +221,37 @@ def test_a_renamed_site_keeps_its_old_name_until_the_time_then_drops_it(request)
     assert status == 200, body
 
 
-def through_proxy_protocol(port, header, host):
-    """One HTTPS request to 127.0.0.1:port that starts with the PROXY `header` (bytes); returns (status, body)."""
+def through_proxy_protocol(port, header, host, source="127.0.0.1", https=True):
+    """One request to 127.0.0.1:port from `source` (another loopback address is another peer) that starts with
+    the PROXY `header` (bytes); returns (status, headers, body)."""
     import socket
     import ssl
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.settimeout(5)
     try:
+        raw.bind((source, 0))
+        raw.connect(("127.0.0.1", port))
         raw.sendall(header)
-        with ctx.wrap_socket(raw, server_hostname="gocd.test") as tls:
-            tls.sendall(f"GET /go/pipelines HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-            data = b""
-            while chunk := tls.recv(65536):
-                data += chunk
+        conn = raw
+        if https:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            conn = ctx.wrap_socket(raw, server_hostname="gocd.test")
+        conn.sendall(f"GET /go/pipelines HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
     finally:
         raw.close()
     head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body.decode(errors="replace")
+    lines = head.decode(errors="replace").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body.decode(errors="replace")
+
+
+def proxy_v1(source, destination, source_port, destination_port):
+    return f"PROXY TCP4 {source} {destination} {source_port} {destination_port}\r\n".encode()
 
 
 def proxy_v2(source, destination, source_port, destination_port):
@@ -249,41 +261,79 @@ def proxy_v2(source, destination, source_port, destination_port):
     return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(addresses)) + addresses
 
 
-def test_proxy_protocol_passes_a_trusted_peers_client_address_and_is_confirmed(request):
-    s = setup_for("nginx", request, extra_proxy='trusted_proxies = ["127.0.0.1/32"]\nproxy_protocol = true')
+def forwarded_for(body):
+    seen = {k.lower(): v for k, v in json.loads(body)["header_list"]}
+    return seen["x-forwarded-for"], seen["x-real-ip"]
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_proxy_protocol_passes_a_trusted_peers_client_address_and_is_confirmed(kind, request):
+    s = setup_for(kind, request, extra_proxy='trusted_proxies = ["127.0.0.1/32"]\nproxy_protocol = true')
     r = once(s)
     assert r.returncode == 0, r.stderr
     assert "the proxy serves the new configuration" in r.stderr, r.stderr
-    assert "proxy_protocol" in s["output"].read_text()
+    assert ("proxy_protocol" if kind == "nginx" else "RemoteIPProxyProtocol On") in s["output"].read_text()
     port = s["https_port"]
     host = f"gocd.test:{port}"
-    for header in (f"PROXY TCP4 203.0.113.7 127.0.0.1 40000 {port}\r\n".encode(),
-                   proxy_v2("203.0.113.7", "127.0.0.1", 40000, port)):
-        status, body = through_proxy_protocol(port, header, host)
+    for header in (proxy_v1("203.0.113.7", "127.0.0.1", 40000, port), proxy_v2("203.0.113.7", "127.0.0.1", 40000, port)):
+        status, _, body = through_proxy_protocol(port, header, host)
         assert status == 200, body
-        seen = {k.lower(): v for k, v in json.loads(body)["header_list"]}
-        assert seen["x-forwarded-for"] == "203.0.113.7" and seen["x-real-ip"] == "203.0.113.7", seen
+        assert forwarded_for(body) == ("203.0.113.7", "203.0.113.7"), body
+    # Every listener expects the header: a connection without one is closed by both, unanswered.
+    import http.client
+    with pytest.raises((OSError, http.client.HTTPException)):
+        http_get(port, "/go/pipelines", host=host, https=True)
     # The next cycle confirms at start over the PROXY protocol too, and changes nothing.
     r = once(s)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0 and "applied" not in r.stderr.replace("last_applied", ""), r.stderr
 
 
-def test_proxy_protocol_from_an_untrusted_peer_is_not_believed(request):
-    s = setup_for("nginx", request, extra_proxy='trusted_proxies = ["192.0.2.0/24"]\nproxy_protocol = true')
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_proxy_protocol_from_an_untrusted_peer_is_not_believed(kind, request):
+    """127.0.0.2 is not a trusted proxy: NGINX reads its header and passes on the connection's address; httpd
+    cannot put that address back (mod_remoteip has already made the header's the client's), so it refuses a header
+    that names another address than the peer's own (403) and serves one that names its own."""
+    s = setup_for(kind, request, extra_proxy='trusted_proxies = ["127.0.0.1/32"]\nproxy_protocol = true')
     r = once(s)
     assert r.returncode == 0, r.stderr
+    https_port, http_port = s["https_port"], s["http_port"]
+    host = f"gocd.test:{https_port}"
+    for header in (proxy_v1("203.0.113.7", "127.0.0.1", 40000, https_port),
+                   proxy_v2("203.0.113.7", "127.0.0.1", 40000, https_port),
+                   proxy_v1("127.0.0.1", "127.0.0.1", 40000, https_port)):
+        status, _, body = through_proxy_protocol(https_port, header, host, source="127.0.0.2")
+        if kind == "nginx":
+            assert status == 200 and forwarded_for(body) == ("127.0.0.2", "127.0.0.2"), (header, status, body)
+        else:
+            assert status == 403 and "203.0.113.7" not in body, (header, status, body)
+    # A header with the peer's own address claims nothing: served by both, with that address.
+    status, _, body = through_proxy_protocol(https_port, proxy_v1("127.0.0.2", "127.0.0.1", 40000, https_port), host,
+                                             source="127.0.0.2")
+    assert status == 200 and forwarded_for(body) == ("127.0.0.2", "127.0.0.2"), (status, body)
+    # The plain-HTTP redirect listener expects it too, and refuses on Apache the same way.
+    status, headers, _ = through_proxy_protocol(http_port, proxy_v1("203.0.113.7", "127.0.0.1", 40000, http_port),
+                                                f"gocd.test:{http_port}", source="127.0.0.2", https=False)
+    assert status == (301 if kind == "nginx" else 403), (status, headers)
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_proxy_protocol_is_confirmed_from_an_address_that_is_not_trusted(kind, request):
+    """The probes send a v1 header with their own addresses: believed or not, it names the probe itself."""
+    s = setup_for(kind, request, extra_proxy='trusted_proxies = ["192.0.2.0/24"]\nproxy_protocol = true')
+    r = once(s)
+    assert r.returncode == 0 and "the proxy serves the new configuration" in r.stderr, r.stderr
     port = s["https_port"]
-    status, body = through_proxy_protocol(port, f"PROXY TCP4 203.0.113.7 127.0.0.1 40000 {port}\r\n".encode(),
-                                          f"gocd.test:{port}")
-    assert status == 200, body
-    seen = {k.lower(): v for k, v in json.loads(body)["header_list"]}
-    assert seen["x-forwarded-for"] == "127.0.0.1", seen
-
-
-@pytest.mark.parametrize("extra,needle", [
-    ("proxy_protocol = true", "needs trusted_proxies"),
-])
-def test_proxy_protocol_without_trusted_proxies_is_exit_2(request, extra, needle):
-    s = setup_for("nginx", request, extra_proxy=extra)
+    status, _, body = through_proxy_protocol(port, proxy_v1("203.0.113.7", "127.0.0.1", 40000, port), f"gocd.test:{port}")
+    if kind == "nginx":
+        assert status == 200 and forwarded_for(body) == ("127.0.0.1", "127.0.0.1"), body
+    else:
+        assert status == 403, body
     r = once(s)
-    assert r.returncode == 2 and "proxy.proxy_protocol" in r.stderr and needle in r.stderr, r.stderr
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_proxy_protocol_without_trusted_proxies_is_exit_2(kind, request):
+    s = setup_for(kind, request, extra_proxy="proxy_protocol = true")
+    r = once(s)
+    assert r.returncode == 2 and "proxy.proxy_protocol: needs trusted_proxies" in r.stderr, r.stderr
