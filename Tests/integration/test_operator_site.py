@@ -1,5 +1,6 @@
 """The operator's own site (issue 24, SPEC 5e): what reaches GoCD is what this proxy saw, front proxies, includes."""
 import json
+import subprocess
 
 import pytest
 
@@ -187,7 +188,7 @@ def test_a_redirect_include_serves_its_own_path(request):
 
 def test_a_renamed_site_keeps_its_old_name_until_the_time_then_drops_it(request):
     """keep_previous_names_hours (SPEC 5e: Renames): gocd.test → new.gocd.test, both answer from GoCD; once the
-    time in state.json has passed, the next `once` drops the old name (applied reason=change)."""
+    time in state.json has passed, the next `once` drops the old name (applied reason=kept-names-expired)."""
     s = setup_for("nginx", request, extra_proxy="keep_previous_names_hours = 1")
     r = once(s)
     assert r.returncode == 0, r.stderr
@@ -212,7 +213,7 @@ def test_a_renamed_site_keeps_its_old_name_until_the_time_then_drops_it(request)
     state_file.write_text(json.dumps(state))
     r = once(s)
     assert r.returncode == 0, r.stderr
-    assert "reason=change" in r.stderr and "kept_names" not in r.stderr, r.stderr
+    assert "reason=kept-names-expired" in r.stderr and "kept_names" not in r.stderr, r.stderr
     assert "kept_names" not in json.loads(state_file.read_text())
     # (nginx would still answer an unknown name from the port's default server: what counts is the file.)
     assert "server_name new.gocd.test;" in s["output"].read_text()
@@ -223,7 +224,7 @@ def test_a_renamed_site_keeps_its_old_name_until_the_time_then_drops_it(request)
 
 def through_proxy_protocol(port, header, host, source="127.0.0.1", https=True):
     """One request to 127.0.0.1:port from `source` (another loopback address is another peer) that starts with
-    the PROXY `header` (bytes); returns (status, headers, body)."""
+    the PROXY `header` (bytes, may be empty), with `host`'s name as SNI; returns (status, headers, body)."""
     import socket
     import ssl
     raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -237,7 +238,7 @@ def through_proxy_protocol(port, header, host, source="127.0.0.1", https=True):
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-            conn = ctx.wrap_socket(raw, server_hostname="gocd.test")
+            conn = ctx.wrap_socket(raw, server_hostname=host.rsplit(":", 1)[0])
         conn.sendall(f"GET /go/pipelines HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         data = b""
         while chunk := conn.recv(65536):
@@ -337,3 +338,103 @@ def test_proxy_protocol_without_trusted_proxies_is_exit_2(kind, request):
     s = setup_for(kind, request, extra_proxy="proxy_protocol = true")
     r = once(s)
     assert r.returncode == 2 and "proxy.proxy_protocol: needs trusted_proxies" in r.stderr, r.stderr
+
+
+ANOTHER_SITE = {
+    "nginx": """server {{
+    listen 127.0.0.1:{http} default_server;
+    server_name _;
+    return 410;
+}}
+server {{
+    listen 127.0.0.1:{https} ssl http2 default_server;
+    server_name _;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    return 410;
+}}
+""",
+    # The first VirtualHost of an address and port is httpd's default; the GoCD file's Listen lines open the ports.
+    "apache": """<VirtualHost 127.0.0.1:{http}>
+    ServerName another.invalid
+    Redirect gone /
+</VirtualHost>
+<VirtualHost 127.0.0.1:{https}>
+    ServerName another.invalid
+    SSLEngine on
+    SSLCertificateFile {cert}
+    SSLCertificateKeyFile {key}
+    Redirect gone /
+</VirtualHost>
+""",
+}
+
+
+def answered_by(s, host, https=True):
+    """Who answers `host` on the setup's HTTP or HTTPS port: "gocd" (the stand-in, through the GoCD file),
+    "redirect" (the GoCD file's redirect listener) or "another site" (the port's default, 410)."""
+    port = s["https_port"] if https else s["http_port"]
+    status, headers, body = through_proxy_protocol(port, b"", f"{host}:{port}", https=https)
+    if status == 200 and json.loads(body)["path"] == "/go/pipelines":
+        return "gocd"
+    if status == 301 and headers["location"].startswith(f"https://new.gocd.test:{s['https_port']}/"):
+        return "redirect"
+    return "another site" if status == 410 else (status, headers, body)
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_kept_names_outlive_a_restart_and_the_first_cycle_after_their_time_drops_them(kind, request):
+    """keep_previous_names_hours across restarts, on a real proxy where another site answers the names the GoCD file
+    does not have: a rename keeps the old name; `once` and a restarted `run` keep serving it from state.json's
+    record; the first cycle of `run` after the time drops it (applied reason=kept-names-expired)."""
+    from conftest import run
+    from test_daemon import Daemon
+    s = setup_for(kind, request, extra_proxy="keep_previous_names_hours = 0.005")  # 18 s
+    proxy = s[kind]
+    (proxy.confd / "000-another-site.conf").write_text(ANOTHER_SITE[kind].format(
+        http=s["http_port"], https=s["https_port"], cert=s["certs"]["cert"], key=s["certs"]["key"]))
+    subprocess.run(proxy.reload_command, check=True, capture_output=True)
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: answered_by(s, "gocd.test") == "gocd", what="the GoCD file serving its name")
+    assert answered_by(s, "new.gocd.test") == "another site"
+
+    s["gocd"].control(site_url=f"http://new.gocd.test:{s['http_port']}",
+                      secure_site_url=f"https://new.gocd.test:{s['https_port']}")
+    r = once(s)
+    assert r.returncode == 0 and "reason=change" in r.stderr and "gocd.test until" in r.stderr, r.stderr
+    state_file = s["tmp"] / "state" / "state.json"
+    until = json.loads(state_file.read_text())["kept_names"]["gocd.test"]
+    for host in ("new.gocd.test", "gocd.test"):
+        assert answered_by(s, host) == "gocd", host
+        assert answered_by(s, host, https=False) == "redirect", host
+    # Another process: the record in state.json keeps the name, nothing is applied.
+    r = once(s)
+    assert r.returncode == 0 and "applied" not in r.stderr.replace("last_applied", ""), r.stderr
+    assert json.loads(state_file.read_text())["kept_names"] == {"gocd.test": until}
+    # The daemon started, stopped, started again: the first cycle of each keeps it too.
+    first = Daemon(s["cfg"])
+    try:
+        wait_for(lambda: "nothing to do" in first.text(), what="the first daemon's first cycle")
+    finally:
+        assert first.stop() == 0
+    assert "applied" not in first.text().replace("last_applied", ""), first.text()
+    assert answered_by(s, "gocd.test") == "gocd"
+    second = Daemon(s["cfg"])
+    try:
+        wait_for(lambda: "nothing to do" in second.text(), what="the second daemon's first cycle")
+        assert answered_by(s, "gocd.test") == "gocd"
+        # The time passes; the first cycle after it drops the name. (Deadline: the 18 s window, plus slack.)
+        wait_for(lambda: "reason=kept-names-expired" in second.text(), timeout=40, interval=0.2,
+                 what="the kept name dropped")
+    finally:
+        assert second.stop() == 0
+    log = second.text()
+    applied = [line for line in log.splitlines() if "reason=kept-names-expired" in line]
+    assert len(applied) == 1 and " kept_names=" not in applied[0], log
+    assert "kept_names" not in json.loads(state_file.read_text())
+    assert answered_by(s, "gocd.test") == "another site"
+    assert answered_by(s, "gocd.test", https=False) == "another site"
+    assert answered_by(s, "new.gocd.test") == "gocd"
+    r = once(s)
+    assert r.returncode == 0 and "applied" not in r.stderr.replace("last_applied", ""), r.stderr
