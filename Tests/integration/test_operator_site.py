@@ -385,6 +385,12 @@ def test_proxy_protocol_from_an_untrusted_peer_is_not_believed(kind, request):
 def test_proxy_protocol_is_confirmed_from_an_address_that_is_not_trusted(kind, request):
     """The probes send a v1 header with their own addresses: believed or not, it names the probe itself."""
     s = setup_for(kind, request, extra_proxy='trusted_proxies = ["192.0.2.0/24"]\nproxy_protocol = true')
+    if kind == "apache":  # with mod_http2, for the HTTP/2 request below
+        from conftest import APACHE_MODULES
+        s[kind].stop()
+        s[kind].modules = APACHE_MODULES + ["http2"]
+        s[kind].write()
+        s[kind].start()
     r = once(s)
     assert r.returncode == 0 and "the proxy serves the new configuration" in r.stderr, r.stderr
     port = s["https_port"]
@@ -393,6 +399,13 @@ def test_proxy_protocol_is_confirmed_from_an_address_that_is_not_trusted(kind, r
         assert status == 200 and forwarded_for(body) == ("127.0.0.1", "127.0.0.1"), body
     else:
         assert status == 403, body
+    # Over HTTP/2 too (on httpd the request runs on a secondary connection, which keeps the peer's address):
+    # curl's own v1 header names itself.
+    r = subprocess.run(["curl", "-sk", "--http2", "--haproxy-protocol", "-o", "-", "-w", "\n%{http_version} %{http_code}",
+                        "--resolve", f"gocd.test:{port}:127.0.0.1", f"https://gocd.test:{port}/go/pipelines"],
+                       capture_output=True, text=True, timeout=20)
+    body, _, versions = r.stdout.rpartition("\n")
+    assert versions == "2 200" and forwarded_for(body) == ("127.0.0.1", "127.0.0.1"), r
     r = once(s)
     assert r.returncode == 0, r.stderr
 
