@@ -11,6 +11,8 @@ final class FakeCertificateRequester: CertificateRequester, Sendable {
     let locator: FakeCertificateLocator
     let runs = Mutex<[[String]]>([])
     let fails: Bool
+    /// Called as the command starts (what a process killed while it runs would have left behind).
+    let atStart = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(_ locator: FakeCertificateLocator, fails: Bool = false) {
         self.locator = locator
@@ -19,6 +21,7 @@ final class FakeCertificateRequester: CertificateRequester, Sendable {
 
     func request(_ names: [String]) async -> CommandResult {
         runs.withLock { $0.append(names) }
+        atStart.withLock { $0 }?()
         if fails {
             return CommandResult(
                 argv: ["/usr/local/sbin/get-cert"] + names, exitStatus: 1,
@@ -72,6 +75,14 @@ struct CertificateCommandTests {
         #expect(muchLater.keys.sorted() == ["c.example.com"])
     }
 
+    @Test func aNextAttemptFurtherOffThanADayHoldsNothingBack() {
+        // Recorded while the clock read the future (before NTP set it): the names would otherwise wait until then.
+        let future = CertificateRequests.failed(["a.example.com"], records: [:], now: at(400 * 86_400))
+        #expect(CertificateRequests.blocking(["a.example.com"], in: future, now: now) == nil)
+        let fine = CertificateRequests.failed(["a.example.com"], records: [:], now: now)
+        #expect(CertificateRequests.blocking(["a.example.com"], in: fine, now: at(3599)) != nil)
+    }
+
     // MARK: state.json
 
     @Test func theRecordIsReadBack() throws {
@@ -118,7 +129,7 @@ struct CertificateCommandTests {
         let both = "tls_certificate_dir = \"\(Self.live)\"\nacme_challenge_dir = \"/var/www/acme\"\n"
         let settings = try Fixtures.settings(both + "certificate_command = [\"/usr/local/sbin/get-cert\", \"--quiet\"]")
         #expect(settings.proxy.certificateCommand == ["/usr/local/sbin/get-cert", "--quiet"])
-        #expect(settings.proxy.certificateCommandTimeoutSeconds == 300)
+        #expect(settings.proxy.certificateCommandTimeoutSeconds == 120)
         for (lines, message) in [
             (
                 "acme_challenge_dir = \"/var/www/acme\"\ncertificate_command = [\"/g\"]",
@@ -263,6 +274,21 @@ struct CertificateCommandTests {
         _ = await s.engine.runCycle(dryRun: false, now: at(60 + 3600))
         #expect(s.requester.calls.count == 2)
         #expect(s.state.state.certificateRequests["new.example.com"]?.nextAttemptAt == at(60 + 3600 + 7200).iso8601)
+    }
+
+    @Test func theRequestIsRecordedAsFailedBeforeTheCommandRuns() async throws {
+        // A process killed while the command runs (the watchdog, a stop) finds the names held back at its next start.
+        let s = make(["gocd.example.com": "gocd.example.com"])
+        _ = await s.engine.runCycle(dryRun: false, now: now)
+        let seen = Mutex<CertificateRequestRecord?>(nil)
+        let state = s.state
+        s.requester.atStart.withLock { $0 = { seen.withLock { $0 = state.state.certificateRequests["new.example.com"] } } }
+        s.source.set(.success(SiteURLs(siteURL: "http://gocd.example.com", secureSiteURL: "https://new.example.com")))
+        _ = await s.engine.runCycle(dryRun: false, now: at(60))
+        let pending = try #require(seen.withLock { $0 })
+        #expect(pending.failures == 1 && pending.nextAttemptAt == at(60 + 3600).iso8601)
+        // Obtained: the record is gone.
+        #expect(s.state.state.certificateRequests.isEmpty)
     }
 
     @Test func aDryRunRunsNothing() async {

@@ -149,7 +149,7 @@ public struct ProxySettings: Equatable, Sendable {
     /// refused. Needs ``tlsCertificateDir`` and ``acmeChallengeDir``; the first word is an absolute path.
     public var certificateCommand: [String]?
     /// How long `certificate_command` may take before it is killed (an ACME order takes tens of seconds).
-    public var certificateCommandTimeoutSeconds: Int = 300
+    public var certificateCommandTimeoutSeconds: Int = 120
 
     public var hasCertificate: Bool { (tlsCertificate != nil && tlsCertificateKey != nil) || tlsCertificateDir != nil }
 

@@ -244,7 +244,7 @@ extension Settings {
             proxy.acmeHTTPPort = try integer("proxy", "acme_http_port", in: 1...65535) ?? 80
             proxy.certificateCommand = try certificateCommand(proxy)
             proxy.certificateCommandTimeoutSeconds =
-                try integer("proxy", "certificate_command_timeout_seconds", in: 1...3600) ?? 300
+                try integer("proxy", "certificate_command_timeout_seconds", in: 1...240) ?? 120
             proxy.trustedProxies = try cidrs("proxy", "trusted_proxies")
             proxy.includeInServer = try paths("proxy", "include_in_server")
             proxy.includeInLocation = try paths("proxy", "include_in_location")

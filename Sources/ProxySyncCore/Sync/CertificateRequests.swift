@@ -49,9 +49,11 @@ public enum CertificateRequests {
         let wanted = Set(names)
         var found: (key: String, record: CertificateRequestRecord, until: Int64)?
         for (key, record) in records where !wanted.isDisjoint(with: Self.names(of: key)) {
-            guard let until = Timestamp.epochSeconds(iso8601: record.nextAttemptAt), until > now.epochSeconds else {
-                continue
-            }
+            // A next attempt further off than the longest delay was recorded while the clock was wrong (a host whose
+            // clock read the future before NTP set it): it holds nothing back, or the names would wait until then.
+            guard let until = Timestamp.epochSeconds(iso8601: record.nextAttemptAt), until > now.epochSeconds,
+                until - now.epochSeconds <= maximumDelaySeconds
+            else { continue }
             if found == nil || until > found!.until || (until == found!.until && key < found!.key) {
                 found = (key, record, until)
             }

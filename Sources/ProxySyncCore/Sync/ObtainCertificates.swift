@@ -42,6 +42,12 @@ extension SyncEngine {
             .info, "asking certificate_command for a certificate; the proxy answers the ACME challenge for the names",
             .certificateRequested,
             ["names": "\(shown)", "program": "\(command)", "acme_http_port": "\(proxySettings.acmeHTTPPort)"])
+        // Recorded as failed before the command runs: a process killed while it runs (the watchdog, a stop, a
+        // crash) finds the names held back at its next start, instead of asking again at once, start after start.
+        // The outcome below replaces this record.
+        var pending = current
+        pending.certificateRequests = CertificateRequests.failed(names, records: current.certificateRequests, now: now)
+        try? state.save(pending)
         let result = await certificateRequester.request(names)
         guard result.succeeded else {
             return certificateRequestFailed(
