@@ -171,6 +171,13 @@ struct ProxyInventoryTests {
         #expect(inventory.collisions(with: plain, addresses: ["127.0.0.1"]).count == 1, "plain HTTP on a TLS port")
         let free = try Fixtures.plan("", "https://gocd.example.com:18443", proxy: Fixtures.proxy(kind: .apache, redirect: false))
         #expect(inventory.collisions(with: free, addresses: ["127.0.0.1"]).isEmpty)
+        // With the PROXY protocol, sharing the port at all is refused: httpd (and NGINX) turn it on per address and
+        // port, so the other site's connections would expect it too.
+        let shared = inventory.collisions(with: free, addresses: ["127.0.0.1"], proxyProtocol: true)
+        #expect(shared.count == 1)
+        #expect(shared.first?.reason.contains("with proxy_protocol = true the PROXY protocol would be expected on that site's connections too") == true)
+        let elsewhere = try Fixtures.plan("", "https://gocd.example.com:18444", proxy: Fixtures.proxy(kind: .apache, redirect: false))
+        #expect(inventory.collisions(with: elsewhere, addresses: ["127.0.0.1"], proxyProtocol: true).isEmpty)
     }
 
     @Test func debianApacheStockSites() throws {

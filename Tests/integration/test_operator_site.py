@@ -516,3 +516,26 @@ def test_kept_names_outlive_a_restart_and_the_first_cycle_after_their_time_drops
     assert answered_by(s, "new.gocd.test") == "gocd"
     r = once(s)
     assert r.returncode == 0 and "applied" not in r.stderr.replace("last_applied", ""), r.stderr
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_proxy_protocol_on_a_port_another_site_uses_is_refused(kind, request):
+    """Both proxies turn the PROXY protocol on per address and port, not per site: on a port another site uses,
+    NGINX would close that site's plain connections and Apache would let any peer claim any address there. The
+    plan is refused (exit 4) before anything is written, naming the other site; the other site keeps answering."""
+    s = setup_for(kind, request, extra_proxy='trusted_proxies = ["127.0.0.1/32"]\nproxy_protocol = true')
+    proxy = s[kind]
+    other = proxy.confd / "000-another-site.conf"
+    other.write_text(ANOTHER_SITE[kind].format(
+        http=s["http_port"], https=s["https_port"], cert=s["certs"]["cert"], key=s["certs"]["key"]))
+    if kind == "apache":
+        # The GoCD file's Listen lines would open these ports: without it, the other site listens itself.
+        other.write_text(f"Listen 127.0.0.1:{s['http_port']}\nListen 127.0.0.1:{s['https_port']}\n" + other.read_text())
+    subprocess.run(proxy.reload_command, check=True, capture_output=True)
+    wait_for(lambda: http_get(s["http_port"], "/", host="another.invalid")[0] == 410, what="the other site up")
+    r = once(s)
+    assert r.returncode == 4, r.stderr
+    assert "with proxy_protocol = true the PROXY protocol would be expected on that site's connections too" in r.stderr
+    assert str(other) in r.stderr, r.stderr
+    assert not s["output"].exists()
+    assert http_get(s["http_port"], "/", host="another.invalid")[0] == 410

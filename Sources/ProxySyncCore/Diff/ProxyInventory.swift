@@ -88,13 +88,24 @@ public struct ProxyInventory: Equatable, Sendable {
 
     /// Reasons `plan` would take over another site: a name it serves on the same address and port, or a port
     /// it uses with the other scheme. `addresses` are the plan's listen addresses (empty: all).
-    public func collisions(with plan: ProxyPlan, addresses: [String]) -> [Refusal] {
+    public func collisions(with plan: ProxyPlan, addresses: [String], proxyProtocol: Bool = false) -> [Refusal] {
         var refusals: [Refusal] = []
         for listener in plan.listeners {
             let wanted: [String?] = addresses.isEmpty ? [nil] : addresses
             for site in sites where site.port == listener.port {
                 guard wanted.contains(where: { $0 == nil || site.address == nil || $0 == site.address }) else { continue }
                 let at = "\(site.address ?? "*"):\(site.port)"
+                if proxyProtocol {
+                    // Both proxies turn the PROXY protocol on per address and port, not per site: the other site's
+                    // clients would be closed (NGINX) or could claim any address from any peer (Apache).
+                    refusals.append(
+                        Refusal(
+                            listener: listener.origin,
+                            reason:
+                                "port \(listener.port) is used by another site (\(site.file)) on \(at); with proxy_protocol = true the PROXY protocol would be expected on that site's connections too (the proxy sets it per address and port): choose another port in GoCD"
+                        ))
+                    break
+                }
                 guard let tls = site.tls else {
                     refusals.append(
                         Refusal(

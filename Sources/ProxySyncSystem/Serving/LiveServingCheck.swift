@@ -66,7 +66,7 @@ public struct LiveServingCheck: ServingCheck {
         case .unavailable(let reason):
             return [Refusal(listener: plan.listeners.first?.origin ?? "", reason: reason)]
         case .read(let inventory):
-            return inventory.collisions(with: plan, addresses: settings.listenAddresses)
+            return inventory.collisions(with: plan, addresses: settings.listenAddresses, proxyProtocol: settings.proxyProtocol)
         }
     }
 
