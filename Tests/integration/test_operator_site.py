@@ -227,11 +227,14 @@ def test_a_redirect_include_serves_its_own_path(request):
     assert status == 301 and headers["location"].endswith("/go/pipelines"), (status, headers)
 
 
-def test_an_apache_redirect_include_applies_but_cannot_take_a_path_from_the_redirect(request, tmp_path):
-    """Apache: the include is in the redirect VirtualHost (its header is sent), but mod_alias applies the file's
-    Redirect (in <If>/<Else>, at fixup time) after an include's Alias has mapped the path: the path is still
-    redirected (README: Your own directives)."""
+def test_an_apache_redirect_include_serves_what_it_maps_and_the_rest_is_redirected(request, tmp_path):
+    """Apache: the redirect VirtualHost redirects only a path nothing mapped (its <If> compares the mapped file with
+    the DocumentRoot's, README: Your own directives): the include's Alias, AliasMatch, ProxyPass, RewriteRule and
+    <Location> Redirect answer for their paths; every other path, one that exists in the DocumentRoot too, is
+    301 (GET) or 308 (POST) to the same Location as before."""
+    import http.client
     import tempfile
+    apache = request.getfixturevalue("apache")
     public = Path(tempfile.mkdtemp(prefix="gps-hello-"))  # httpd's workers (www-data) can read it
     request.addfinalizer(lambda: __import__("shutil").rmtree(public))
     public.chmod(0o755)
@@ -239,15 +242,38 @@ def test_an_apache_redirect_include_applies_but_cannot_take_a_path_from_the_redi
     hello.write_text("hello")
     hello.chmod(0o644)
     redirect = (f"Header always set X-Operator-Redirect yes\nAlias /hello {hello}\n"
-                f"<Location /hello>\n    Require all granted\n</Location>\n")
+                f"AliasMatch ^/files/(hello\\.txt)$ {public}/$1\n<Directory {public}>\n    Require all granted\n</Directory>\n"
+                f"ProxyPass /status-vhost/ http://127.0.0.1:{apache.status_port}/\n"
+                f"RewriteEngine On\nRewriteRule ^/rewritten$ {hello} [L]\n"
+                f"<Location /moved>\n    Require all granted\n    Redirect 302 https://elsewhere.example/\n</Location>\n")
     s = include_setup(request, server=header_line("apache", "one"), redirect=redirect, kind="apache")
     r = once(s)
     assert r.returncode == 0, r.stderr
-    status, headers, _ = wait_for(lambda: (lambda a: a if a[1].get("x-operator-redirect") else None)(
+    status, headers, body = wait_for(lambda: (lambda a: a if a[1].get("x-operator-redirect") else None)(
         http_get(s["http_port"], "/hello", host="gocd.test")), what="the redirect include's header")
-    assert status == 301 and headers["location"] == f"https://gocd.test:{s['https_port']}/hello", (status, headers)
-    status, headers, _ = http_get(s["http_port"], "/go/pipelines", host="gocd.test")
-    assert status == 301 and headers["location"].endswith("/go/pipelines"), (status, headers)
+    assert (status, body) == (200, "hello"), (status, headers, body)
+    for path in ("/files/hello.txt", "/rewritten"):
+        status, headers, body = http_get(s["http_port"], path, host="gocd.test")
+        assert (status, body) == (200, "hello"), (path, status, headers, body)
+    status, _, body = http_get(s["http_port"], "/status-vhost/alive", host="gocd.test")
+    assert (status, body) == (200, Path("/etc/hostname").read_text()), (status, body)
+    status, headers, _ = http_get(s["http_port"], "/moved", host="gocd.test")
+    assert (status, headers.get("location")) == (302, "https://elsewhere.example/"), (status, headers)
+    target = f"https://gocd.test:{s['https_port']}"
+    # Not mapped: redirected, also a path that exists in the server's default DocumentRoot (Debian: /var/www/html).
+    root = Path("/var/www/html")
+    existing = sorted(p.name for p in root.iterdir() if p.is_file()) if root.is_dir() else []
+    for path in ["/go/pipelines?a=b", "/", "/files/other.txt"] + [f"/{name}" for name in existing[:1]]:
+        status, headers, _ = http_get(s["http_port"], path, host="gocd.test")
+        assert status == 301 and headers["location"] == target + path, (path, status, headers)
+    conn = http.client.HTTPConnection("127.0.0.1", s["http_port"], timeout=5)
+    try:
+        conn.request("POST", "/go/api/x?a=b", body=b"x=1", headers={"Host": "gocd.test"})
+        response = conn.getresponse()
+        assert response.status == 308 and response.getheader("location") == target + "/go/api/x?a=b", \
+            (response.status, response.getheaders())
+    finally:
+        conn.close()
 
 
 def test_a_renamed_site_keeps_its_old_name_until_the_time_then_drops_it(request):

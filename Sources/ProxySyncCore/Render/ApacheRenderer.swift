@@ -150,6 +150,9 @@ public struct ApacheRenderer: Renderer {
     /// applies them after the path is mapped), so that an earlier branch can leave a path alone.
     func redirect(to target: String) throws(ConfigToken.Unsafe) -> String {
         let location = try ConfigToken.checked(target) + "/"
+        if !settings.includeInRedirect.isEmpty {
+            return redirectUnlessMapped(to: location)
+        }
         if settings.acmeChallengeDir != nil {
             return """
                     # The ACME challenge is answered above, never redirected. Then GET and HEAD: 301; any other
@@ -170,6 +173,31 @@ public struct ApacheRenderer: Renderer {
                 <If "%{REQUEST_METHOD} in { 'GET', 'HEAD' }">
                     Redirect permanent / \(location)
                 </If>
+                <Else>
+                    Redirect 308 / \(location)
+                </Else>
+
+            """
+    }
+
+    /// With `include_in_redirect`: a path the operator's directives mapped to something of their own is theirs.
+    /// The `<If>` is evaluated after the path is translated (Alias, AliasMatch, ProxyPass, RewriteRule in the
+    /// VirtualHost) and before the fixups that apply a `Redirect` in it; a path nothing translated is the
+    /// DocumentRoot's (core: `DocumentRoot` + the path, split into filename and path info by the directory walk),
+    /// and only that is redirected, whatever the DocumentRoot holds. A redirect of the include's own (translated,
+    /// or a one-argument `Redirect` in a `<Location>`) is applied before this one.
+    func redirectUnlessMapped(to location: String) -> String {
+        let acme = settings.acmeChallengeDir != nil ? "%{REQUEST_URI} =~ m#^/\\.well-known/acme-challenge/# || " : ""
+        let challenge = settings.acmeChallengeDir != nil ? " The ACME challenge is answered above." : ""
+        return """
+                # Redirected: only a path nothing here mapped to a file, a directory or a proxy of its own (an Alias,
+                # ProxyPass or RewriteRule in include_in_redirect serves its path; the DocumentRoot is no one's).\(challenge)
+                # Then GET and HEAD: 301; any other method: 308, which keeps the method and the body.
+                <If "\(acme)%{REQUEST_FILENAME} . %{PATH_INFO} != %{DOCUMENT_ROOT} . %{REQUEST_URI}">
+                </If>
+                <ElseIf "%{REQUEST_METHOD} in { 'GET', 'HEAD' }">
+                    Redirect permanent / \(location)
+                </ElseIf>
                 <Else>
                     Redirect 308 / \(location)
                 </Else>

@@ -57,6 +57,12 @@ let fixtures: [Fixture] = {
     bounded.allowedServerNames = ["*.example.com", "gocd.example.org", "192.0.2.7"]
     bounded.allowedPorts = [80, 443, 8443]
     out.append(Fixture(name: "apache-bounded", settings: bounded))
+    // A redirect include (what it maps is not redirected), with and without the ACME challenge beside it.
+    var redirectInclude = baseSettings(.apache)
+    redirectInclude.includeInRedirect = ["/etc/gocd-proxy-sync/redirect.conf"]
+    out.append(Fixture(name: "apache-redirect-include", settings: redirectInclude))
+    redirectInclude.acmeChallengeDir = "/var/www/acme"
+    out.append(Fixture(name: "apache-redirect-include-acme", settings: redirectInclude))
     // Front proxies over the PROXY protocol: NGINX's listen flag and realip lines, Apache's mod_remoteip and the
     // refusal of an untrusted peer's claim.
     for kind in [ProxyKind.nginx, .apache] {
@@ -106,10 +112,13 @@ let apacheDirectives: Set<Substring> = [
     "RemoteIPProxyProtocol",
 ]
 
-/// The ap_expr variables and lists the Apache renderer writes itself (forwarded headers, the redirect by method).
+/// The ap_expr variables and lists the Apache renderer writes itself (forwarded headers, the redirect by method and
+/// what an include mapped).
 let apacheStaticExpressions = [
     "%{REMOTE_ADDR}", "%{HTTP_HOST}", "%{REQUEST_METHOD}", "%{REQUEST_URI}", "%{CONN_REMOTE_ADDR}",
     "%{req:X-Forwarded-Host}", "%{req:X-Forwarded-Proto}", "%{req:X-Forwarded-Port}", "{ 'GET', 'HEAD' }", "{1,5}",
+    // A redirect server with include_in_redirect: what the include mapped is not redirected.
+    "%{REQUEST_FILENAME}", "%{PATH_INFO}", "%{DOCUMENT_ROOT}",
 ]
 
 func trimmed(_ line: Substring) -> Substring {
