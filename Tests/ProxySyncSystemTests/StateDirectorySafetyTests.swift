@@ -86,6 +86,27 @@ import Testing
         }
     }
 
+    @Test(.enabled(if: geteuid() == 0)) func anIncludeOrProgramBehindALinkSomeoneElseOwnsIsRefused() {
+        // The link's owner could point it elsewhere between the check and the proxy reading the include (or the
+        // spawn of certificate_command): only a root-owned link on the way is followed.
+        withScratch { dir in
+            mkdir(dir + "/real", 0o755)
+            write("add_header X-Operator one;\n", to: dir + "/real/site.conf")
+            write("#!/bin/sh\n", to: dir + "/real/get-cert")
+            chmod(dir + "/real/get-cert", 0o755)
+            symlink(dir + "/real", dir + "/link")
+            #expect(PathSafety.problem(forInclude: dir + "/link/site.conf") == nil)
+            #expect(PathSafety.problem(forCommand: dir + "/link/get-cert") == nil)
+            lchown(dir + "/link", 65534, 65534)
+            #expect(
+                PathSafety.problem(forInclude: dir + "/link/site.conf")?.contains(
+                    "\(dir)/link is a symbolic link owned by uid 65534") == true)
+            #expect(
+                PathSafety.problem(forCommand: dir + "/link/get-cert")?.contains(
+                    "\(dir)/link is a symbolic link owned by uid 65534") == true)
+        }
+    }
+
     @Test func aLinkAtTheLockIsRefusedAndItsTargetUntouched() {
         withScratch { dir in
             mkdir(dir + "/state", 0o750)

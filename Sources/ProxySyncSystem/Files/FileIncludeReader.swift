@@ -49,6 +49,9 @@ extension PathSafety {
         forRootFile path: String, guarding: String, effect: String,
         missing: String = "create it or drop it from the config file"
     ) -> String? {
+        // A directory on the way reached through a link its owner could swap (the checks below see the link's
+        // target as it is now; the proxy, or the spawn, reads the path later).
+        if let problem = linkProblem(onTheWayTo: Posix.dirname(path), guarding: guarding) { return problem }
         if let problem = directoryProblem(Posix.dirname(path), entry: path, guarding: guarding) { return problem }
         var info = stat()
         guard lstat(path, &info) == 0 else { return "\(path) does not exist (\(missing))" }

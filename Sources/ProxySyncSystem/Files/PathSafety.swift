@@ -83,7 +83,7 @@ public enum PathSafety {
     /// A symbolic link among the components of `path` (as written) that someone other than root could change:
     /// one not owned by root, or in a directory that is not root's only. (``directoryProblem(_:entry:guarding:)``
     /// judges the directories a path resolves to, not the links that lead there.)
-    static func linkProblem(onTheWayTo path: String) -> String? {
+    static func linkProblem(onTheWayTo path: String, guarding: String = stateFiles) -> String? {
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") where part != "." {
             current += "/" + part
@@ -93,7 +93,7 @@ public enum PathSafety {
             if info.st_uid != 0 {
                 return "\(current) is a symbolic link owned by uid \(info.st_uid), not root: only a root-owned link is followed"
             }
-            if let problem = directoryProblem(Posix.dirname(current), entry: current, guarding: stateFiles) {
+            if let problem = directoryProblem(Posix.dirname(current), entry: current, guarding: guarding) {
                 return problem
             }
         }
