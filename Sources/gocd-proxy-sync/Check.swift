@@ -108,6 +108,13 @@ struct Check: AsyncParsableCommand {
                 report.ok("acme_challenge_dir \(directory): only root can place challenge files there")
             }
         }
+        if let directory = settings.proxy.tlsCertificateDir {
+            if let unsafe = PathSafety.problem(forCertificateDirectory: directory) {
+                report.fail("tls_certificate_dir \(directory): \(unsafe)")
+            } else {
+                report.ok("tls_certificate_dir \(directory): only root can add or change certificates there")
+            }
+        }
         for include in settings.proxy.includes {
             if let problem = PathSafety.problem(forInclude: include) {
                 report.fail("include \(include): \(problem)")

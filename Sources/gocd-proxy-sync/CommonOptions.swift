@@ -72,6 +72,14 @@ extension CommonOptions {
                 metadata: ["event": Event.writeFailed.value, "error": "acme_challenge_dir \(directory): \(problem)"])
             throw ExitCode(7)
         }
+        if let directory = bootstrap.settings.proxy.tlsCertificateDir,
+            let problem = PathSafety.problem(forCertificateDirectory: directory)
+        {
+            logger.error(
+                "refusing to take certificates and keys from tls_certificate_dir",
+                metadata: ["event": Event.writeFailed.value, "error": "tls_certificate_dir \(directory): \(problem)"])
+            throw ExitCode(7)
+        }
         // Beside the output, beside state.json and among the backups (a write killed before its rename leaves
         // one there); in the state directory itself, never through a link at state.json.
         let stateDir = bootstrap.settings.sync.stateDir

@@ -119,3 +119,20 @@ def test_render_and_check_find_the_pairs_too(two_names):
     assert f"ok: certificate {live}/a.test/fullchain.pem covers a.test" in r.stdout, r.stdout
     assert f"ok: key {live}/wild/privkey.pem belongs to the certificate" in r.stdout, r.stdout
     assert f"no certificate in tls_certificate_dir {live} covers c.test" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_a_certificate_directory_others_can_write_is_exit_7(two_names):
+    """Whoever can add an entry to the directory chooses the key the GoCD site is served with (a DIR/<any>/ whose
+    certificate covers a name is taken when DIR/<name>/ is missing): it must be root's, writable by root only."""
+    s, live = two_names, two_names["live"]
+    live.chmod(0o777)
+    r = once(s)
+    assert r.returncode == 7, r.stderr
+    assert f"tls_certificate_dir {live}" in r.stderr and "writable by group or others" in r.stderr, r.stderr
+    assert not s["output"].exists()
+    r = run("check", "--config", str(s["cfg"]))
+    assert f"FAIL: tls_certificate_dir {live}:" in r.stdout, r.stdout
+    live.chmod(0o755)
+    assert once(s).returncode == 0
+    r = run("check", "--config", str(s["cfg"]))
+    assert f"ok: tls_certificate_dir {live}: only root can add or change certificates there" in r.stdout, r.stdout

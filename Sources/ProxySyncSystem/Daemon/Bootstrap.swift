@@ -112,11 +112,25 @@ public struct Bootstrap: Sendable {
         return (CurlSiteURLSource(client: client, settings: settings.gocd, credentials: auth.kind), client, auth)
     }
 
+    /// The ACME and certificate directories held to their root-only rules: at start a command exits 7 for them
+    /// (before this is asked); a SIGHUP's new configuration is refused for them here, keeping the previous one.
+    public func checkDirectories() throws(ConfigError) {
+        if let directory = settings.proxy.acmeChallengeDir, let problem = PathSafety.problem(forChallengeDirectory: directory) {
+            throw ConfigError(file: configPath, key: "proxy.acme_challenge_dir", problem: problem)
+        }
+        if let directory = settings.proxy.tlsCertificateDir,
+            let problem = PathSafety.problem(forCertificateDirectory: directory)
+        {
+            throw ConfigError(file: configPath, key: "proxy.tls_certificate_dir", problem: problem)
+        }
+    }
+
     public func makeEngine(logger: Logger) throws(ConfigError) -> SyncEngine {
         let (source, _, _) = try makeSource()
         if let command = settings.proxy.certificateCommand, let problem = PathSafety.problem(forCommand: command[0]) {
             throw ConfigError(file: configPath, key: "proxy.certificate_command", problem: problem)
         }
+
         return makeEngine(source: source, proxy: CommandProxyControl(settings: settings.proxy, stateDirectory: settings.sync.stateDir), logger: logger)
     }
 

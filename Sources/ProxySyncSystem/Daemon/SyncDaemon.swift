@@ -105,6 +105,7 @@ public final class SyncDaemon: Service, PollLoopDriver, @unchecked Sendable {
                 logger.warning(
                     "state_dir changed: the new directory is used after a restart", metadata: ["event": Event.configReloaded.value])
             }
+            try fresh.checkDirectories()
             engine = try fresh.makeEngine(logger: logger)
             bootstrap = fresh
             updateMetrics(fresh.settings)
