@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The house rules, kept by reading the `Sources/` tree: no file over ``maximumLines`` lines, and one primary type
-/// per file, named for it (README: Layout).
+/// per file, named for it (README: How it is tested, Development).
 ///
 /// A file that holds only extensions (`SyncEngine` steps, `LiveServingCheck+Preflight.swift`) has no primary type
 /// of its own; `private` and `fileprivate` types are helpers, not primary. Each exception below names its file and
