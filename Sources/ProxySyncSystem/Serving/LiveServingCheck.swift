@@ -1,4 +1,3 @@
-import Glibc
 import ProxySyncCore
 
 /// The real ``ServingCheck``: it observes (sockets, processes, certificate files, the proxy's dump and answers)
@@ -97,34 +96,13 @@ public struct LiveServingCheck: ServingCheck {
     /// Modules the file needs that httpd does not load (`httpd -M`, built from the test command); nil when
     /// that cannot be asked.
     public func missingApacheModules() -> [String]? {
-        guard let argv = ProxyDump.programCommand(settings) else { return nil }
-        let listed = CommandRunner.runBlocking(argv + ["-M"], timeoutSeconds: settings.commandTimeoutSeconds)
-        guard listed.output.contains("_module") else { return nil }
-        return ApacheModules.missing(settings, loaded: listed.output)
+        CommandApacheModuleLister(settings: settings).missingModules(settings)
     }
 
     // MARK: the proxy's process
 
     public func proxyRunning() -> Bool? {
-        guard let proc = opendir("/proc") else { return nil }
-        defer { closedir(proc) }
-        let names = ProxyProcess.names(settings.kind)
-        while let entry = readdir(proc) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            guard let pid = Int32(name) else { continue }
-            // Only a process with the proxy's name is looked at further (its state and owner).
-            let command = ListeningSockets.processName(pid)
-            guard names.contains(command) else { continue }
-            if ProxyProcess.isRunningProxy(
-                name: command, zombie: ListeningSockets.isZombie(pid), realUID: ListeningSockets.realUID(pid),
-                kind: settings.kind)
-            {
-                return true
-            }
-        }
-        return false
+        ProcProxyProcessCheck(kind: settings.kind).proxyRunning()
     }
 
     static func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
