@@ -5,7 +5,7 @@ PYTEST := python3 -m pytest
 KEEP ?= 0
 FUZZ_SECONDS ?= 30
 
-.PHONY: build release test unit integration crash-campaign soak demo deb rpm bench clean fuzz sanitize asan tsan tsan-unit
+.PHONY: build release test unit integration crash-campaign soak demo deb rpm bench clean fuzz sanitize asan tsan tsan-unit tls-scan
 
 build:
 	$(SWIFT) build
@@ -45,7 +45,16 @@ soak: build
 	python3 Tests/soak/soak.py --cycles $(CYCLES) $(if $(SOAK_REPORT),--report $(SOAK_REPORT))
 
 clean:
-	rm -rf .build .build-fuzz .build-asan .build-tsan dist
+	rm -rf .build .build-fuzz .build-asan .build-tsan .build-sslyze dist
+
+# sslyze (from PyPI, into .build-sslyze) checks the GoCD site as each proxy serves it against Mozilla's profiles,
+# with each tls_profile, behind Debian's stock TLS lines; fails if a written profile is not compliant. Writes
+# Benchmarks/tls-scan.md (TLS_SCAN_REPORT= to write none).
+TLS_SCAN_REPORT ?= Benchmarks/tls-scan.md
+tls-scan: build
+	@python3 -c 'import ensurepip' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+	@test -x .build-sslyze/bin/python || { python3 -m venv .build-sslyze && .build-sslyze/bin/pip install -q 'sslyze==6.3.1'; }
+	python3 Tests/tls/scan.py --sslyze .build-sslyze/bin/python $(if $(TLS_SCAN_REPORT),--report $(TLS_SCAN_REPORT))
 
 # The product end to end on loopback: GoCD stand-in, private nginx, the daemon. KEEP=1 leaves it running.
 demo:
@@ -61,12 +70,14 @@ rpm:
 
 # Benchmarks against the shell loop in Benchmarks/baseline.sh; writes Benchmarks/results.md (not part of make test).
 # Then the scale rows (Benchmarks/scale.py -> Benchmarks/scale.md): one apply beside 10 ... 40,000 other sites.
-# BENCH_ONLY=scale runs only those (BENCH_SCALE="10 1000" picks the sizes).
+# BENCH_ONLY=scale runs only those (BENCH_SCALE="10 1000" picks the sizes). Then what watching the certificates
+# costs an idle cycle (Benchmarks/certwatch.py, strace over the running daemon; BENCH_ONLY=certwatch alone).
 bench:
-	@for tool in jq curl nginx openssl; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	@for tool in jq curl nginx openssl strace; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
-	@if [ "$(BENCH_ONLY)" != scale ]; then python3 Benchmarks/bench.py; fi
+	@if [ "$(BENCH_ONLY)" != scale ] && [ "$(BENCH_ONLY)" != certwatch ]; then python3 Benchmarks/bench.py; fi
 	@if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = scale ]; then python3 Benchmarks/scale.py; fi
+	@if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = certwatch ]; then python3 Benchmarks/certwatch.py --report Benchmarks/certwatch.md; fi
 
 # libFuzzer targets under Tests/Fuzz (site URLs → plan → render, GoCD answers, JSON, TOML/settings), each run
 # FUZZ_SECONDS (default 30); fails on any crash or broken property. Builds into .build-fuzz/.

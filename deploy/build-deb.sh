@@ -45,6 +45,8 @@ install -m 0640 Config/config.example.toml "$ROOTFS/etc/gocd-proxy-sync/config.t
 chmod 0750 "$ROOTFS/etc/gocd-proxy-sync"
 install -m 0644 README.md "$ROOTFS/usr/share/doc/gocd-proxy-sync/README.md"
 install -m 0644 Config/config.example.toml "$ROOTFS/usr/share/doc/gocd-proxy-sync/config.example.toml"
+install -d -m 0755 "$ROOTFS/usr/lib/gocd-proxy-sync"
+install -m 0755 deploy/certbot-certificate-command "$ROOTFS/usr/lib/gocd-proxy-sync/certbot-certificate-command"
 install -d -m 0755 "$ROOTFS/usr/share/doc/gocd-proxy-sync/prometheus"
 install -m 0644 deploy/prometheus/gocd-proxy-sync.rules.yml deploy/prometheus/gocd-proxy-sync.rules.test.yml \
     "$ROOTFS/usr/share/doc/gocd-proxy-sync/prometheus/"

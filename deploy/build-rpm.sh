@@ -23,7 +23,7 @@ deploy/check-abi.sh "$STAGE/gocd-proxy-sync" >&2
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$STAGE/gocd-proxy-sync"
 BIN="$STAGE/gocd-proxy-sync" deploy/gen-docs.sh "$STAGE"
 cp deploy/gocd-proxy-sync.service README.md deploy/prometheus/gocd-proxy-sync.rules.yml \
-    deploy/prometheus/gocd-proxy-sync.rules.test.yml "$STAGE/"
+    deploy/prometheus/gocd-proxy-sync.rules.test.yml deploy/certbot-certificate-command "$STAGE/"
 cp Config/config.example.toml "$STAGE/config.toml"
 
 rpmbuild -bb --quiet \

@@ -20,6 +20,8 @@ fi
 install -d -m 0755 "$DESTDIR/usr/bin" "$DESTDIR$UNITDIR"
 install -m 0755 "$BIN" "$DESTDIR/usr/bin/gocd-proxy-sync"
 install -m 0644 deploy/gocd-proxy-sync.service "$DESTDIR$UNITDIR/gocd-proxy-sync.service"
+install -d -m 0755 "$DESTDIR/usr/lib/gocd-proxy-sync"
+install -m 0755 deploy/certbot-certificate-command "$DESTDIR/usr/lib/gocd-proxy-sync/certbot-certificate-command"
 install -d -m 0750 "$DESTDIR/etc/gocd-proxy-sync"
 install -d -m 0755 "$DESTDIR/usr/share/doc/gocd-proxy-sync"
 install -m 0644 README.md "$DESTDIR/usr/share/doc/gocd-proxy-sync/README.md"

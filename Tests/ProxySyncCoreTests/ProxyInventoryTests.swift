@@ -85,6 +85,8 @@ struct ProxyInventoryTests {
         ("server { location / { return 200 \"}\"; } server_name after.test; }", ["after.test"]),
         ("server { set $x \"${host}\"; server_name v.test; }", ["v.test"]),
         ("server { server_name UPPER.Test.; }", ["upper.test"]),
+        // `)` right after a quoted word (the ACME location's `if`): the next word, as NGINX reads it.
+        ("server { if ($request_uri ~ \"^/a(?!b)\") { return 404; } server_name if.test; }", ["if.test"]),
     ])
     func tokenizerCases(_ dump: String, _ names: [String]) throws {
         let inventory = try #require(Self.nginx("# configuration file /etc/nginx/nginx.conf:\n" + dump + "\n"))

@@ -60,7 +60,8 @@ def points(tested, *middle, install=True):
     """before/after backup, the config test of the staged file (`tested`: it runs before anything is at the live
     path), the apply-in-progress state write and the install (when the test passed), then `middle`, then the
     final state write. Each point is (name, nth, short): short ones run in `--short` too."""
-    out = [("before-backup", 1, False), ("after-backup", 1, True), *tested]
+    out = [("before-backup", 1, False), *[(f"backup-{s}", 1, s == "after-rename") for s in WRITE_STEPS],
+           ("after-backup", 1, True), *tested]
     if install:
         out += [(f"state-{s}", 1, s == "after-rename") for s in WRITE_STEPS]
         out += [(f"output-{s}", 1, True) for s in WRITE_STEPS]
@@ -73,7 +74,7 @@ def points(tested, *middle, install=True):
 SCENARIOS = {
     # staged test passes → state → install → reload → confirm → state
     "apply": dict(expect=0, ends="new", points=points(
-        [("staged-after-temp-write", 1, False), ("staged-after-rename", 1, True), ("after-test", 1, True)],
+        [*[(f"staged-{s}", 1, s == "after-rename") for s in WRITE_STEPS], ("after-test", 1, True)],
         ("after-reload", 1, True), ("after-confirm", 1, True))),
     # staged test fails (nothing reaches the live path) → the live file is tested again → state
     "test-fails": dict(expect=5, ends="old", points=points(
@@ -84,6 +85,11 @@ SCENARIOS = {
         *[(f"output-{s}", 2, s == "after-rename") for s in WRITE_STEPS], ("after-reload", 2, True),
         ("after-confirm", 2, True))),
 }
+
+def armed_names():
+    """Every fault point some scenario arms (FailpointTests holds them to the binary's FaultPoint list)."""
+    return sorted({point for scenario in SCENARIOS.values() for (point, _nth, _short) in scenario["points"]})
+
 
 TEST_WRAPPER = """#!/bin/sh
 # The real config test; in the test-fails scenario it refuses the new file (its port). Records a fault

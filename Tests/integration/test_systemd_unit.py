@@ -45,7 +45,8 @@ def test_example_config_is_valid_and_complete(tmp_path):
                 "kind", "output", "upstream", "tls_certificate", "tls_certificate_key", "tls_certificate_chain",
                 "listen_address", "redirect_http_to_https", "client_max_body_size", "test_command", "reload_command",
                 "command_timeout_seconds", "apache_listen_ports", "interval_seconds", "state_dir", "max_backoff_seconds",
-                "tls_profile", "acme_challenge_dir", "acme_http_port"]:
+                "tls_profile", "acme_challenge_dir", "acme_http_port", "tls_certificate_dir", "certificate_command",
+                "certificate_command_timeout_seconds"]:
         assert f"{key} =" in text, key
     cfg = tmp_path / "config.toml"
     cfg.write_text(text.replace("/etc/gocd-proxy-sync/token", str(tmp_path / "token")))

@@ -41,6 +41,10 @@ extension NginxDumpReader {
             switch byte {
             case 0x3B: return endStatement()
             case 0x7B: return openBlock()
+            case 0x29:
+                // `)` right after a quoted word starts the next word, as NGINX reads `if ($uri ~ "re")`.
+                lastSpace = true
+                needSpace = false
             default: return fail("unexpected \"\(Character(Unicode.Scalar(byte)))\" after a quoted word in \(file)")
             }
         }

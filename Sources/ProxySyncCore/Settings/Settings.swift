@@ -144,6 +144,12 @@ public struct ProxySettings: Equatable, Sendable {
     public var acmeChallengeDir: String?
     /// Where ACME servers ask (http-01): every HTTPS name gets a listener answering the challenge there.
     public var acmeHTTPPort: Int = 80
+    /// Run (argv, names appended) when an HTTPS name of a new plan has no certificate in ``tlsCertificateDir``,
+    /// once the proxy answers the ACME challenge for it (README: Obtaining a certificate); nil: such a plan is
+    /// refused. Needs ``tlsCertificateDir`` and ``acmeChallengeDir``; the first word is an absolute path.
+    public var certificateCommand: [String]?
+    /// How long `certificate_command` may take before it is killed (an ACME order takes tens of seconds).
+    public var certificateCommandTimeoutSeconds: Int = 300
 
     public var hasCertificate: Bool { (tlsCertificate != nil && tlsCertificateKey != nil) || tlsCertificateDir != nil }
 

@@ -53,7 +53,7 @@ extension Settings {
                     "listen_addresses", "http2", "hsts_max_age_seconds", "upstream_ca_file", "upstream_tls_verify",
                     "allowed_server_names", "allowed_ports", "dump_command", "check_other_sites",
                     "tls_profile", "acme_challenge_dir", "acme_http_port",
-                    "tls_certificate_dir",
+                    "tls_certificate_dir", "certificate_command", "certificate_command_timeout_seconds",
                     "trusted_proxies", "include_in_server", "include_in_location", "include_in_redirect",
                     "keep_previous_names_hours", "proxy_protocol",
                 ],
@@ -242,6 +242,9 @@ extension Settings {
                 }
             }
             proxy.acmeHTTPPort = try integer("proxy", "acme_http_port", in: 1...65535) ?? 80
+            proxy.certificateCommand = try certificateCommand(proxy)
+            proxy.certificateCommandTimeoutSeconds =
+                try integer("proxy", "certificate_command_timeout_seconds", in: 1...3600) ?? 300
             proxy.trustedProxies = try cidrs("proxy", "trusted_proxies")
             proxy.includeInServer = try paths("proxy", "include_in_server")
             proxy.includeInLocation = try paths("proxy", "include_in_location")
@@ -259,6 +262,30 @@ extension Settings {
                     "is NGINX only: Apache's mod_remoteip takes a PROXY header from any peer (RemoteIPProxyProtocol has exceptions, not a list of trusted peers), so trusted_proxies could not bound it")
             }
             return proxy
+        }
+
+        /// `certificate_command`: argv whose program is an absolute path (no `PATH` search for a command run as root
+        /// with names GoCD chose), with `tls_certificate_dir` (where the certificate is looked for afterwards) and
+        /// `acme_challenge_dir` (the webroot the proxy answers the challenge from) both set.
+        func certificateCommand(_ proxy: ProxySettings) throws(ConfigError) -> [String]? {
+            guard let command = try stringArray("proxy", "certificate_command") else { return nil }
+            let key = "proxy.certificate_command"
+            if proxy.tlsCertificateDir == nil {
+                throw fail(
+                    key,
+                    "needs tls_certificate_dir: the certificate it obtains is looked for there (<dir>/<name>/fullchain.pem and privkey.pem)")
+            }
+            if proxy.acmeChallengeDir == nil {
+                throw fail(
+                    key,
+                    "needs acme_challenge_dir: the ACME client writes the http-01 challenge there (its webroot), and the proxy answers it from there")
+            }
+            if let problem = ConfigValues.pathProblem(command[0]) {
+                throw fail(
+                    key,
+                    "the program \(problem) (it runs as root with names GoCD chose; no PATH search): \"\(Escaping.printable(command[0]))\"")
+            }
+            return command
         }
 
         func syncSettings() throws(ConfigError) -> SyncSettings {

@@ -18,15 +18,31 @@ extension SyncEngine {
 
     /// A pre-flight refusal: exit 4, event `rejected`, naming the field whose listener it concerns.
     func refuse(_ refusal: Refusal, all: [Refusal], plan: ProxyPlan, urls: SiteURLs, now: Timestamp) -> CycleOutcome {
-        let field = plan.field(for: refusal.listener)
-        let rejection = SiteURLRejection(
-            field: field.rawValue, rawValue: field == .siteURL ? urls.siteURL : urls.secureSiteURL,
-            reason: all.map(\.description).joined(separator: "; "))
+        let rejection = rejection(for: refusal, all: all, plan: plan, urls: urls)
         logRejected(
             "the new plan was refused before anything was written; the file in place keeps serving", rejection,
             urls: urls, now: now,
             ["field": "\(rejection.field)", "value": "\(rejection.value)", "reason": "\(rejection.reason)"])
         return .rejected(rejection)
+    }
+
+    /// The rejection a pre-flight refusal stands for: the field of the listener it concerns, GoCD's value, and
+    /// every refusal's reason.
+    func rejection(for refusal: Refusal, all: [Refusal], plan: ProxyPlan, urls: SiteURLs) -> SiteURLRejection {
+        let field = plan.field(for: refusal.listener)
+        return SiteURLRejection(
+            field: field.rawValue, rawValue: field == .siteURL ? urls.siteURL : urls.secureSiteURL,
+            reason: all.map(\.description).joined(separator: "; "))
+    }
+
+    /// Counts `rejection` as logged now, when another line already said it all (``logRejected(_:_:urls:now:_:)``
+    /// then logs it at debug level until it changes, or an hour has passed).
+    func markRefusalLogged(_ rejection: SiteURLRejection, urls: SiteURLs, now: Timestamp) {
+        _ = memory.refusalDue(Self.refusalKey(rejection, urls: urls), now: now.epochSeconds)
+    }
+
+    static func refusalKey(_ rejection: SiteURLRejection, urls: SiteURLs) -> String {
+        [urls.siteURL, urls.secureSiteURL, rejection.field, rejection.reason].joined(separator: "\u{0}")
     }
 
     /// A refusal is an error once per change of what is refused (both site URLs and the reason) and again at
@@ -35,8 +51,7 @@ extension SyncEngine {
     func logRejected(
         _ message: String, _ rejection: SiteURLRejection, urls: SiteURLs, now: Timestamp, _ metadata: Logger.Metadata
     ) {
-        let key = [urls.siteURL, urls.secureSiteURL, rejection.field, rejection.reason].joined(separator: "\u{0}")
-        if memory.refusalDue(key, now: now.epochSeconds) {
+        if memory.refusalDue(Self.refusalKey(rejection, urls: urls), now: now.epochSeconds) {
             log(.error, "\(message)", .rejected, metadata)
         } else {
             log(

@@ -14,6 +14,9 @@ public enum Event: String, CaseIterable, Sendable {
     case upstreamUnreachable = "upstream_unreachable"
     case certificateExpiring = "certificate_expiring"
     case certificateRenewed = "certificate_renewed"
+    case certificateRequested = "certificate_requested"
+    case certificateObtained = "certificate_obtained"
+    case certificateRequestFailed = "certificate_request_failed"
     case writeFailed = "write_failed"
     case lockHeld = "lock_held"
     case configReloaded = "config_reloaded"
@@ -23,9 +26,11 @@ public enum Event: String, CaseIterable, Sendable {
     /// The priority as the README's events table states it.
     public var priority: String {
         switch self {
-        case .started, .applied, .configReloaded, .stopping, .certificateRenewed: "notice"
+        case .started, .applied, .configReloaded, .stopping, .certificateRenewed, .certificateObtained: "notice"
+        case .certificateRequested: "info"
         case .unchanged: "debug"
-        case .rejected, .testFailed, .reloadFailed, .writeFailed, .lockHeld, .configInvalid: "error"
+        case .rejected, .testFailed, .reloadFailed, .writeFailed, .lockHeld, .configInvalid, .certificateRequestFailed:
+            "error"
         case .gocdError: "error (notice for 503)"
         case .proxyBroken: "critical"
         case .rolledBack, .upstreamUnreachable, .certificateExpiring: "warning"
@@ -52,6 +57,9 @@ public enum ApplyReason: String, CaseIterable, Sendable {
     case include
     /// No file change: a certificate, key or chain file was renewed in place; tested, reloaded and confirmed.
     case certificate
+    /// The site in place plus the ACME challenge for names that have no certificate yet, before
+    /// `certificate_command` asks for one (README: Obtaining a certificate).
+    case challenge
     /// No file change: a reload that failed earlier was retried and confirmed.
     case reloadRetry = "reload-retry"
     /// An apply interrupted by a crash was finished at start-up.

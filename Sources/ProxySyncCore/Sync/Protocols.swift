@@ -166,11 +166,33 @@ public protocol ServingCheck: Sendable {
     func certificateNotices(_ plan: ProxyPlan) async -> [Notice]
     /// Of `names`, those the configured TLS certificate does not cover (all of them when it cannot be read).
     func namesNotCovered(_ names: [String]) async -> [String]
+    /// The certificate findings of ``preflight(_:)`` alone, refusals only (after `certificate_command` ran).
+    func certificateRefusals(_ plan: ProxyPlan) async -> [Refusal]
 }
 
 extension ServingCheck {
     /// Fakes with no certificate cover every name.
     public func namesNotCovered(_ names: [String]) async -> [String] { [] }
+
+    /// The certificate part of ``preflight(_:)``: for each HTTPS listener of `plan`, a refusal when its pair's
+    /// certificate does not cover its name or its key does not belong to it. Fakes find nothing wrong.
+    public func certificateRefusals(_ plan: ProxyPlan) async -> [Refusal] { [] }
+}
+
+/// Runs `[proxy] certificate_command` for HTTPS names that have no certificate yet (README: Obtaining a
+/// certificate): the names appended as arguments and in `GOCD_PROXY_SYNC_NAMES`, the ACME webroot in
+/// `GOCD_PROXY_SYNC_ACME_WEBROOT`. Whether it obtained one is for the caller to find out (the certificate lookup).
+public protocol CertificateRequester: Sendable {
+    /// Runs the command for `names` (validated host names, sorted); its exit status is data.
+    func request(_ names: [String]) async -> CommandResult
+}
+
+/// For engines without `certificate_command`.
+public struct NoCertificateRequester: CertificateRequester {
+    public init() {}
+    public func request(_ names: [String]) async -> CommandResult {
+        CommandResult(argv: [], exitStatus: nil, launchError: "no certificate_command is configured")
+    }
 }
 
 /// The operator's include files (README: Your own directives): read every cycle, since their content is part of

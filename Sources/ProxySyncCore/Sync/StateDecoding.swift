@@ -107,6 +107,11 @@ extension SyncState {
                 state.keptNames[name] = text
             }
         }
+        if let requests = try reader.object("certificate_requests") {
+            for (names, value) in requests {
+                state.certificateRequests[names] = try Self.certificateRequest(names, value)
+            }
+        }
         if let apply = try reader.object("apply_in_progress") {
             let inner = Reader(members: apply, prefix: "apply_in_progress.")
             guard let started = try inner.time("started_at") else {
@@ -119,6 +124,30 @@ extension SyncState {
             state.applyInProgress = ApplyInProgress(backupPath: backup, startedAt: started)
         }
         return state
+    }
+
+    /// One entry of `certificate_requests`: the key is host names as this program writes them (sorted, each once,
+    /// one space between), the value an object with `failures` (1 or more), `last_failed_at` and `next_attempt_at`.
+    static func certificateRequest(_ names: String, _ value: JSON) throws(StateDecodingError) -> CertificateRequestRecord {
+        let key = "certificate_requests[\(JSON.quote(names))]"
+        let parts = CertificateRequests.names(of: names)
+        guard !parts.isEmpty, CertificateRequests.key(parts) == names,
+            parts.allSatisfy({ (try? HostName.normalise($0)) == $0 })
+        else {
+            throw StateDecodingError("\(key): not host names as this program writes them (sorted, one space between)")
+        }
+        guard case .object(let members) = value else { throw Reader.wrongType(key, "an object", value) }
+        let inner = Reader(members: members, prefix: key + ".")
+        guard let failures = try inner.count("failures"), failures >= 1 else {
+            throw StateDecodingError("\(key).failures: missing or 0 (a whole number from 1)")
+        }
+        guard let last = try inner.time("last_failed_at") else {
+            throw StateDecodingError("\(key): last_failed_at is missing")
+        }
+        guard let next = try inner.time("next_attempt_at") else {
+            throw StateDecodingError("\(key): next_attempt_at is missing")
+        }
+        return CertificateRequestRecord(failures: failures, lastFailedAt: last, nextAttemptAt: next)
     }
 
     /// `YYYY-MM-DDTHH:MM:SSZ` naming a real moment (``Timestamp/isTime(_:)``).

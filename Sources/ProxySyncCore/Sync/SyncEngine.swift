@@ -16,6 +16,8 @@ public struct SyncEngine: Sendable {
     public var certificateFiles: any FileIdentityReader
     /// Finds each HTTPS name's pair in `tls_certificate_dir` every cycle (SPEC 5d).
     public var certificates: any CertificateLocator
+    /// Runs `certificate_command` for names without a certificate (README: Obtaining a certificate).
+    public var certificateRequester: any CertificateRequester
     public var logger: Logger
     /// What the engine remembers between cycles of one process without writing it down.
     let memory = EngineMemory()
@@ -24,9 +26,11 @@ public struct SyncEngine: Sendable {
         settings: Settings, source: any SiteURLSource, store: any ConfigStore, proxy: any ProxyControl,
         state: any StateStore, serving: any ServingCheck, logger: Logger, includes: any IncludeReader = NoIncludeReader(),
         certificateFiles: any FileIdentityReader = NoFileIdentityReader(),
-        certificates: any CertificateLocator = NoCertificateLocator()
+        certificates: any CertificateLocator = NoCertificateLocator(),
+        certificateRequester: any CertificateRequester = NoCertificateRequester()
     ) {
         self.certificates = certificates
+        self.certificateRequester = certificateRequester
         self.includes = includes
         self.certificateFiles = certificateFiles
         self.settings = settings
@@ -88,6 +92,14 @@ public struct SyncEngine: Sendable {
             log(error.isTransient ? .notice : .error, "GoCD did not answer with site URLs", .gocdError, ["error": "\(error)"])
             return .gocdError(error)
         }
+        return await cycle(urls, dryRun: dryRun, state: &current, now: now)
+    }
+
+    /// The cycle over one answer of GoCD. `certificateRequested`: `certificate_command` already ran in this cycle
+    /// (it runs at most once a cycle, so at most once in `once`).
+    func cycle(
+        _ urls: SiteURLs, dryRun: Bool, state current: inout SyncState, now: Timestamp, certificateRequested: Bool = false
+    ) async -> CycleOutcome {
         // What every include holds now is part of the settings this cycle renders with.
         var proxySettings = settings.proxy
         for path in proxySettings.includes {
@@ -158,7 +170,15 @@ public struct SyncEngine: Sendable {
             let refusals = plan.listeners.filter { $0.scheme == .https && plan.certificates[$0.serverName] == nil }.map {
                 Refusal(listener: $0.origin, reason: ProxySettings.noCertificateReason($0.serverName, directory: directory))
             }
-            if let first = refusals.first { return refuse(first, all: refusals, plan: plan, urls: urls, now: now) }
+            if let first = refusals.first {
+                if settings.proxy.certificateCommand != nil, !certificateRequested {
+                    // README: Obtaining a certificate.
+                    return await obtainCertificates(
+                        for: plan, first: first, directory: directory, settings: proxySettings, urls: urls,
+                        dryRun: dryRun, state: &current, now: now)
+                }
+                return refuse(first, all: refusals, plan: plan, urls: urls, now: now)
+            }
         }
         let text = rendering.text
         let newBytes = rendering.bytes

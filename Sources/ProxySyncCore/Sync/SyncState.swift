@@ -42,6 +42,9 @@ public struct SyncState: Equatable, Sendable {
     /// Names GoCD's site URLs dropped that the applied file keeps as further names (name → until, ISO 8601;
     /// SPEC 5e: Renames).
     public var keptNames: [String: String] = [:]
+    /// Failed requests of `certificate_command` (names, space-separated → the record): the names are not asked for
+    /// again before its next attempt (README: Obtaining a certificate).
+    public var certificateRequests: [String: CertificateRequestRecord] = [:]
     /// Set (never written) when `state.json` could not be believed: this record is a fresh one, and the cycle
     /// recovers as after a crash (``StateDamage``; README: A damaged state file).
     public var damage: StateDamage?
@@ -74,6 +77,15 @@ public struct SyncState: Equatable, Sendable {
             members["certificate_files"] = .object(certificateFiles.mapValues { .string($0) })
         }
         if !keptNames.isEmpty { members["kept_names"] = .object(keptNames.mapValues { .string($0) }) }
+        if !certificateRequests.isEmpty {
+            members["certificate_requests"] = .object(
+                certificateRequests.mapValues {
+                    .object([
+                        "failures": .number(Double($0.failures)), "last_failed_at": .string($0.lastFailedAt),
+                        "next_attempt_at": .string($0.nextAttemptAt),
+                    ])
+                })
+        }
         if let pending = applyInProgress {
             var apply: [String: JSON] = ["started_at": .string(pending.startedAt)]
             if let path = pending.backupPath { apply["backup_path"] = .string(path) }

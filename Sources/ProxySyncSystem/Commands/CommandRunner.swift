@@ -21,16 +21,18 @@ public enum CommandRunner {
         "LISTEN_FDNAMES", "GOCD_PROXY_SYNC_FAILPOINT",
     ]
 
-    /// The environment commands run with: the daemon's, without its systemd variables.
-    static func commandEnvironment() -> [String] {
+    /// The environment commands run with: the daemon's, without its systemd variables, and with `extra` (which
+    /// replaces a variable of the same name).
+    static func commandEnvironment(_ extra: [String: String] = [:]) -> [String] {
         var out: [String] = []
         var pointer = environ
         while let entry = pointer.pointee {
             let text = String(cString: entry)
-            let name = text.prefix(while: { $0 != "=" })
-            if !privateVariables.contains(String(name)) && !name.hasPrefix("WATCHDOG_") { out.append(text) }
+            let name = String(text.prefix(while: { $0 != "=" }))
+            if !privateVariables.contains(name) && !name.hasPrefix("WATCHDOG_") && extra[name] == nil { out.append(text) }
             pointer += 1
         }
+        for (name, value) in extra.sorted(by: { $0.key < $1.key }) { out.append("\(name)=\(value)") }
         return out
     }
 
@@ -52,7 +54,7 @@ public enum CommandRunner {
     ///   any size read as a stream); ``CommandResult/output`` is then empty.
     public static func runBlocking(
         _ argv: [String], timeoutSeconds: Int, maxOutput: Int = maxOutputBytes, standardErrorToo: Bool = true,
-        sink: ((ArraySlice<UInt8>) -> Void)? = nil
+        environment extra: [String: String] = [:], sink: ((ArraySlice<UInt8>) -> Void)? = nil
     ) -> CommandResult {
         guard let first = argv.first else { return CommandResult(argv: argv, exitStatus: nil, launchError: "empty command") }
         guard let executable = resolve(first) else {
@@ -93,7 +95,7 @@ public enum CommandRunner {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for arg in cArgs { free(arg) } }
-        var cEnvironment: [UnsafeMutablePointer<CChar>?] = commandEnvironment().map { strdup($0) } + [nil]
+        var cEnvironment: [UnsafeMutablePointer<CChar>?] = commandEnvironment(extra).map { strdup($0) } + [nil]
         defer { for entry in cEnvironment { free(entry) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable, &actions, &attributes, &cArgs, &cEnvironment)
@@ -179,7 +181,7 @@ public struct CommandProxyControl: ProxyControl {
 
     public func test() async -> CommandResult {
         let result = await CommandRunner.run(settings.testCommand, timeoutSeconds: settings.commandTimeoutSeconds)
-        Failpoint.hit("after-test")
+        Failpoint.hit(.afterTest)
         return Self.counted(result)
     }
 
@@ -191,7 +193,7 @@ public struct CommandProxyControl: ProxyControl {
                 bytes, output: settings.output, stateDirectory: stateDirectory, testCommand: settings.testCommand,
                 timeoutSeconds: settings.commandTimeoutSeconds)
         }
-        Failpoint.hit("after-test")
+        Failpoint.hit(.afterTest)
         guard case .tested(let result) = outcome else { return outcome }
         return .tested(Self.counted(result))
     }
@@ -209,7 +211,7 @@ public struct CommandProxyControl: ProxyControl {
 
     public func reload() async -> CommandResult {
         let result = await CommandRunner.run(settings.reloadCommand, timeoutSeconds: settings.commandTimeoutSeconds)
-        Failpoint.hit("after-reload")
+        Failpoint.hit(.afterReload)
         return result
     }
 }

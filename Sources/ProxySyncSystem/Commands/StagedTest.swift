@@ -62,7 +62,7 @@ public enum StagedConfigTest {
             try PathSafety.prepareStateDirectory(scratch, mode: 0o700)
             // A run killed while writing the staged file leaves its temporary name behind.
             _ = AtomicFile.removeStaleTemporaries(in: directory)
-            try AtomicFile.write(bytes, to: staged, label: "staged", followLinks: false, newFileMode: 0o644)
+            try AtomicFile.write(bytes, to: staged, label: .staged, followLinks: false, newFileMode: 0o644)
             // Under SELinux the proxy's test reads the staged file where the live one stands: give it the live
             // file's label (its directory's for a first file), as the installed file will have.
             let fd = open(staged, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)

@@ -114,6 +114,9 @@ public struct Bootstrap: Sendable {
 
     public func makeEngine(logger: Logger) throws(ConfigError) -> SyncEngine {
         let (source, _, _) = try makeSource()
+        if let command = settings.proxy.certificateCommand, let problem = PathSafety.problem(forCommand: command[0]) {
+            throw ConfigError(file: configPath, key: "proxy.certificate_command", problem: problem)
+        }
         return makeEngine(source: source, proxy: CommandProxyControl(settings: settings.proxy, stateDirectory: settings.sync.stateDir), logger: logger)
     }
 
@@ -124,7 +127,8 @@ public struct Bootstrap: Sendable {
             store: FileConfigStore(output: settings.proxy.output, stateDir: settings.sync.stateDir),
             proxy: proxy, state: JSONStateStore(stateDir: settings.sync.stateDir),
             serving: LiveServingCheck(settings: settings.proxy), logger: logger, includes: FileIncludeReader(),
-            certificateFiles: StatFileIdentityReader(), certificates: DirectoryCertificateLocator())
+            certificateFiles: StatFileIdentityReader(), certificates: DirectoryCertificateLocator(),
+            certificateRequester: CommandCertificateRequester(settings: settings.proxy))
     }
 
     /// Logs the start-up warnings every start must show.

@@ -26,7 +26,7 @@ public enum LiveRecord {
             "status": .string(status),
         ]
         if let lastSuccess { members["last_success_at"] = .string(lastSuccess) }
-        try? AtomicFile.publish(Array(JSON.object(members).serialized().utf8) + [0x0A], at: path, label: "live")
+        try? AtomicFile.publish(Array(JSON.object(members).serialized().utf8) + [0x0A], at: path, label: .live)
     }
 
     /// The record, when a daemon that wrote it still runs.

@@ -11,13 +11,11 @@ public enum Failpoint {
     /// The variable read, once per process.
     public static let variable = "GOCD_PROXY_SYNC_FAILPOINT"
 
-    /// Marks the point `name`; kills the process when the armed point is reached for the armed time.
+    /// Marks `point`; kills the process when the armed point is reached for the armed time.
     @inline(__always)
-    public static func hit(_ name: @autoclosure () -> String) {
+    public static func hit(_ point: FaultPoint) {
         #if DEBUG
-        guard let armed else { return }
-        let point = name()
-        guard point == armed.name else { return }
+        guard let armed, point.name == armed.name else { return }
         let count = hits.add(1, ordering: .sequentiallyConsistent).newValue
         if count == armed.nth { kill(getpid(), SIGKILL) }
         #endif

@@ -13,13 +13,12 @@ public enum AtomicFile {
     /// unless `followLinks` is false (the files of the state directory): then the link itself is replaced by
     /// the new file, and nothing is read or written through it.
     ///
-    /// `label` names its fault points in debug builds (``Failpoint``): `<label>-after-temp-write`,
-    /// `-after-fsync`, `-after-rename`, `-after-dir-fsync`.
+    /// `label` names its fault points in debug builds (``FaultPoint/write(_:_:)``, one per ``FaultPoint/WriteStep``).
     ///
     /// - Throws: ``StoreError``; the temporary file is removed on every failure path.
     @discardableResult
     public static func write(
-        _ bytes: [UInt8], to path: String, label: String = "output", followLinks: Bool = true,
+        _ bytes: [UInt8], to path: String, label: FaultPoint.WrittenFile = .output, followLinks: Bool = true,
         newFileMode: mode_t = 0o644
     ) throws(StoreError) -> FileIdentity? {
         let target = followLinks ? Posix.resolveSymlinks(path) : path
@@ -42,7 +41,7 @@ public enum AtomicFile {
         do {
             defer { close(fd) }
             if let code = Posix.writeAll(fd, bytes) { throw Posix.failure("write", temp, code) }
-            Failpoint.hit("\(label)-after-temp-write")
+            Failpoint.hit(.write(label, .afterTempWrite))
             var existing = stat()
             let replacesFile =
                 followLinks
@@ -58,15 +57,15 @@ public enum AtomicFile {
                 fchmod(fd, newFileMode)
             }
             if fsync(fd) != 0 { throw Posix.failure("flush", temp) }
-            Failpoint.hit("\(label)-after-fsync")
+            Failpoint.hit(.write(label, .afterFsync))
         }
         var written = stat()
         let hasIdentity = lstat(temp, &written) == 0
         if rename(temp, target) != 0 { throw Posix.failure("replace", target) }
         ok = true
-        Failpoint.hit("\(label)-after-rename")
+        Failpoint.hit(.write(label, .afterRename))
         Posix.fsyncDirectory(directory)
-        Failpoint.hit("\(label)-after-dir-fsync")
+        Failpoint.hit(.write(label, .afterDirFsync))
         return hasIdentity ? FileIdentity(written) : nil
     }
 
@@ -80,7 +79,7 @@ public enum AtomicFile {
     /// to be whole when read, not to survive a power cut.
     ///
     /// - Throws: ``StoreError``; the temporary file is removed on every failure path.
-    public static func publish(_ bytes: [UInt8], at path: String, label: String) throws(StoreError) {
+    public static func publish(_ bytes: [UInt8], at path: String, label: FaultPoint.WrittenFile) throws(StoreError) {
         let directory = Posix.dirname(path)
         let name = Posix.basename(path)
         try PublishDirectories.shared.with(directory) { dirfd throws(StoreError) in
@@ -101,11 +100,11 @@ public enum AtomicFile {
                 // The umask must not narrow what readers (node_exporter, `status` as a user) may read.
                 fchmod(fd, 0o644)
                 if let code = Posix.writeAll(fd, bytes) { throw Posix.failure("write", "\(directory)/\(temp)", code) }
-                Failpoint.hit("\(label)-after-temp-write")
+                Failpoint.hit(.write(label, .afterTempWrite))
             }
             if renameat(dirfd, temp, dirfd, name) != 0 { throw Posix.failure("replace", path) }
             ok = true
-            Failpoint.hit("\(label)-after-rename")
+            Failpoint.hit(.write(label, .afterRename))
         }
     }
 

@@ -22,7 +22,7 @@ public struct FileConfigStore: ConfigStore {
     }
 
     public func backup(_ bytes: [UInt8]) throws(StoreError) -> String {
-        Failpoint.hit("before-backup")
+        Failpoint.hit(.beforeBackup)
         // Held to the state directory's rules, and written without following a link at the backup's name.
         try PathSafety.prepareStateDirectory(Posix.dirname(backupDirectory))
         try PathSafety.prepareStateDirectory(backupDirectory, mode: 0o700)
@@ -38,9 +38,9 @@ public struct FileConfigStore: ConfigStore {
             counter += 1
             path = name()
         }
-        try AtomicFile.write(bytes, to: path, label: "backup", followLinks: false, newFileMode: 0o600)
+        try AtomicFile.write(bytes, to: path, label: .backup, followLinks: false, newFileMode: 0o600)
         prune(base: base, keeping: path)
-        Failpoint.hit("after-backup")
+        Failpoint.hit(.afterBackup)
         return path
     }
 
@@ -60,7 +60,7 @@ public struct FileConfigStore: ConfigStore {
             throw StoreError("refusing to write \(output): \(problem)")
         }
         if let bytes {
-            installed.set(try AtomicFile.write(bytes, to: output, label: "output"))
+            installed.set(try AtomicFile.write(bytes, to: output, label: .output))
         } else {
             try AtomicFile.remove(output, expecting: installed.get())
             installed.set(nil)

@@ -28,10 +28,30 @@ extension PathSafety {
     /// to one is followed) owned by root or this program's user, not writable by group or others, below
     /// directories only root can change.
     public static func problem(forInclude path: String) -> String? {
-        let guarding = "the include \(path)"
+        problem(forRootFile: path, guarding: "the include \(path)", effect: "change the proxy's configuration")
+    }
+
+    /// Why the program of `certificate_command` may not be run as root, or nil: the include's rules (a regular file
+    /// owned by root or this program's user, not writable by group or others, below directories only root can
+    /// change; a root-owned link to one is followed), and executable.
+    public static func problem(forCommand path: String) -> String? {
+        if let problem = problem(
+            forRootFile: path, guarding: "the program \(path)", effect: "choose what runs as root",
+            missing: "create it or fix certificate_command")
+        {
+            return problem
+        }
+        if access(path, X_OK) != 0 { return "\(path) is not executable (chmod 0755 \(path))" }
+        return nil
+    }
+
+    static func problem(
+        forRootFile path: String, guarding: String, effect: String,
+        missing: String = "create it or drop it from the config file"
+    ) -> String? {
         if let problem = directoryProblem(Posix.dirname(path), entry: path, guarding: guarding) { return problem }
         var info = stat()
-        guard lstat(path, &info) == 0 else { return "\(path) does not exist (create it or drop it from the config file)" }
+        guard lstat(path, &info) == 0 else { return "\(path) does not exist (\(missing))" }
         var target = path
         if (info.st_mode & S_IFMT) == S_IFLNK {
             guard info.st_uid == 0 else {
@@ -43,11 +63,11 @@ extension PathSafety {
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else { return "\(target) is \(kind(info.st_mode)), not a regular file" }
         if info.st_uid != 0 && info.st_uid != getuid() {
-            return "\(target) is owned by uid \(info.st_uid), not root: its owner could change the proxy's configuration (chown root \(target))"
+            return "\(target) is owned by uid \(info.st_uid), not root: its owner could \(effect) (chown root \(target))"
         }
         if info.st_mode & 0o022 != 0 {
             let mode = String(info.st_mode & 0o7777, radix: 8)
-            return "\(target) is writable by group or others (mode \(mode)): anyone who can write it changes the proxy's configuration (chmod go-w \(target))"
+            return "\(target) is writable by group or others (mode \(mode)): anyone who can write it can \(effect) (chmod go-w \(target))"
         }
         return nil
     }

@@ -61,7 +61,7 @@ public final class JSONStateStore: StateStore, @unchecked Sendable {
 
     public func save(_ state: SyncState) throws(StoreError) {
         try PathSafety.prepareStateDirectory(Posix.dirname(path))
-        try AtomicFile.write(Array(state.json.serialized().utf8) + [0x0A], to: path, label: "state", followLinks: false)
+        try AtomicFile.write(Array(state.json.serialized().utf8) + [0x0A], to: path, label: .state, followLinks: false)
         cached.withLock { $0 = state }
     }
 }

@@ -10,6 +10,6 @@ public enum TextfileWriter {
     ///
     /// - Throws: ``StoreError`` naming the path and what to do; the temporary file is removed on every failure path.
     public static func write(_ bytes: [UInt8], to path: String) throws(StoreError) {
-        try AtomicFile.publish(bytes, at: path, label: "metrics")
+        try AtomicFile.publish(bytes, at: path, label: .metrics)
     }
 }

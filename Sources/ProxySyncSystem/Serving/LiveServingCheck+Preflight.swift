@@ -32,6 +32,10 @@ extension LiveServingCheck {
         return names.filter { !certificate.covers(host: $0) }
     }
 
+    public func certificateRefusals(_ plan: ProxyPlan) async -> [Refusal] {
+        await Self.offPool { certificateFindings(plan).refusals }
+    }
+
     public func certificateNotices(_ plan: ProxyPlan) async -> [Notice] {
         await Self.offPool { certificateFindings(plan).notices }
     }

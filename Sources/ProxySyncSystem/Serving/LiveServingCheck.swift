@@ -19,7 +19,7 @@ public struct LiveServingCheck: ServingCheck {
     // MARK: confirmation
 
     public func confirm(_ plan: ProxyPlan, generation: String?, superseded: Superseded?) async -> Confirmation {
-        defer { Failpoint.hit("after-confirm") }
+        defer { Failpoint.hit(.afterConfirm) }
         let clock = ContinuousClock()
         let start = clock.now
         // The leaf every HTTPS listener must present, read once: a renewed file is what the reload should serve.
