@@ -70,10 +70,13 @@ rpm:
 
 # Benchmarks against the shell loop in Benchmarks/baseline.sh; writes Benchmarks/results.md (not part of make test).
 # Then the scale rows (Benchmarks/scale.py -> Benchmarks/scale.md): one apply beside 10 ... 40,000 other sites.
-# BENCH_ONLY=scale runs only those (BENCH_SCALE="10 1000" picks the sizes). Then what watching the certificates
-# costs an idle cycle (Benchmarks/certwatch.py, strace over the running daemon; BENCH_ONLY=certwatch alone).
+# BENCH_ONLY=scale runs only those (BENCH_SCALE="10 1000" picks the sizes). BENCH_ONLY=load: h2load through each
+# proxy's rendered site against a fast backend, beside h2load straight at it (prints the figures). Then what
+# watching the certificates costs an idle cycle (Benchmarks/certwatch.py, strace over the running daemon;
+# BENCH_ONLY=certwatch alone).
 bench:
-	@for tool in jq curl nginx openssl strace; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	@for pair in jq:jq curl:curl nginx:nginx openssl:openssl h2load:nghttp2-client apache2:apache2 strace:strace; do \
+	    command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	@if [ "$(BENCH_ONLY)" != scale ] && [ "$(BENCH_ONLY)" != certwatch ]; then python3 Benchmarks/bench.py; fi
 	@if [ -z "$(BENCH_ONLY)" ] || [ "$(BENCH_ONLY)" = scale ]; then python3 Benchmarks/scale.py; fi

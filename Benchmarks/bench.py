@@ -5,7 +5,9 @@ figure is reported with the baseline measured in the same run. Writes Benchmarks
 
 Environment: BENCH_CYCLES (1000), BENCH_CHANGES (20), BENCH_IDLE_SECONDS (600), BENCH_RUNNING_CYCLES (60, in windows of 5);
 BENCH_ONLY=idle measures only the running daemon's idle cycle, BENCH_ONLY=apply only the applies, and prints the
-figures (results.md is left alone).
+figures (results.md is left alone). BENCH_ONLY=load (not part of the full run) puts h2load through each proxy's
+rendered site against a fast backend, beside h2load straight at the backend (BENCH_LOAD_REQUESTS, 50000 per
+proxy, five times that straight at the backend: a few seconds each).
 
 The headline idle figure is the daemon as it runs: `gocd-proxy-sync run` at a 1 s interval, the whole process's
 CPU from its CPU-time clock (threads that exited included; a sum over /proc/PID/task/*/schedstat lost them),
@@ -29,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "integration"))
-from conftest import Nginx, Standin, free_port, http_get, wait_for  # noqa: E402
+from conftest import APACHE_MODULES, Apache, Nginx, Standin, free_port, http_get, wait_for  # noqa: E402
 
 CYCLES = int(os.environ.get("BENCH_CYCLES", "1000"))
 CHANGES = int(os.environ.get("BENCH_CHANGES", "20"))
@@ -271,6 +273,15 @@ def percentile(values, p):
 
 
 def main():
+    if os.environ.get("BENCH_ONLY") == "load":
+        # The daemon only renders and applies the site here; what is measured is the proxies. The debug build will do.
+        subprocess.run(["swift", "build"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        tmp = Path(tempfile.mkdtemp(prefix="gps-bench."))
+        try:
+            print(json.dumps(load_row(tmp, ROOT / ".build" / "debug" / "gocd-proxy-sync"), indent=2))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     log("building the static-stdlib release binaries")
     subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)
@@ -427,6 +438,168 @@ def run_all(tmp, binary, bench, results):
     finally:
         nginx.stop()
         gocd.stop()
+
+
+# Requests per target, a few seconds each on 2 cores, by 64 clients each with one request in flight (HTTP/2 over
+# TLS through the proxies, HTTP/1.1 straight at the backend). NGINX ends an HTTP/2 connection after
+# keepalive_requests (1000) with GOAWAY and h2load does not reconnect (its failed requests say so), so no client
+# makes more than 1000: 50,000 over 64 clients is 782 each.
+LOAD_REQUESTS = int(os.environ.get("BENCH_LOAD_REQUESTS", "50000"))
+LOAD_CLIENTS = 64
+LOAD_PATH = "/go/api/v1/health"
+
+
+class Backend(Nginx):
+    """The stand-in for GoCD under load: a second private nginx answering every path with a static 200 over
+    HTTP/1.1 keep-alive (Python would be the bottleneck), and stub_status on its status port, whose `accepts`
+    counts the connections opened to it."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.port = free_port()
+        p = self.prefix
+        self.conf.write_text(f"""
+worker_processes 1;
+pid {p}/nginx.pid;
+error_log {p}/logs/error.log;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path {p}/tmp/body;
+    server {{ listen 127.0.0.1:{self.status_port}; location / {{ stub_status; }} }}
+    server {{
+        listen 127.0.0.1:{self.port};
+        location / {{ default_type application/json; return 200 '{{"health":"OK"}}'; }}
+    }}
+}}
+""")
+
+    def accepts(self):
+        """Connections the backend has accepted so far, this status request's own included."""
+        _, _, body = http_get(self.status_port, "/")
+        return int(body.splitlines()[2].split()[0])
+
+
+def h2load(args):
+    """Runs h2load; returns req/s, requests done and succeeded, 2xx count and the protocol it spoke."""
+    out = subprocess.run(["h2load", *args], capture_output=True, text=True, check=True).stdout
+    figures = {}
+    for line in out.splitlines():
+        words = line.replace(",", "").split()
+        if line.startswith("finished in"):
+            figures["req_per_s"] = float(words[3])
+        elif line.startswith("requests:"):
+            figures["requests"], figures["succeeded"] = int(words[1]), int(words[7])
+            figures["failed"], figures["errored"], figures["timeout"] = int(words[9]), int(words[11]), int(words[13])
+        elif line.startswith("status codes:"):
+            figures["status_2xx"] = int(words[2])
+        elif line.startswith("Application protocol:"):
+            figures["protocol"] = words[2]
+    if figures.get("failed") or not figures.get("succeeded"):
+        figures["output"] = out[-1500:]
+    return figures
+
+
+def load_target(name, backend, args):
+    """h2load `args`; adds the connections the backend accepted meanwhile (the upstream sockets opened)."""
+    log(f"load: {name}")
+    before = backend.accepts()
+    figures = h2load(args)
+    figures["upstream_connections_opened"] = backend.accepts() - before - 1  # the second status request's own
+    return figures
+
+
+def load_shapes(url, http1=False, authority=None):
+    """h2load arguments for half of LOAD_CLIENTS clients (as many as NGINX's upstream keepalive 32 keeps) and then
+    for LOAD_CLIENTS, each client with one request in flight and the same number of requests (< 1000) each."""
+    shapes = {}
+    for clients in (LOAD_CLIENTS // 2, LOAD_CLIENTS):  # the smaller first: its upstream sockets are opened cold
+        requests = LOAD_REQUESTS * clients // LOAD_CLIENTS * (5 if http1 else 1)
+        if not http1:
+            requests = min(requests, clients * 999)
+        args = ["-n", str(requests), "-c", str(clients)] + (["--h1"] if http1 else [])
+        if authority:
+            args += ["-H", f":authority: {authority}"]
+        shapes[f"{clients}_clients"] = args + [url]
+    return shapes
+
+
+def load_row(tmp, binary):
+    """The rendered site under load (HTTPS, HTTP/2) through a private nginx and a private httpd, each applied by
+    `once`, against the fast backend; and straight at the backend over HTTP/1.1 for comparison."""
+    backend = Backend(tmp / "backend")
+    backend.start()
+    certs = tmp / "tls"
+    certs.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=gocd.bench",
+                    "-keyout", certs / "key.pem", "-out", certs / "cert.pem", "-addext", "basicConstraints=critical,CA:FALSE",
+                    "-addext", "subjectAltName=DNS:gocd.bench"], check=True, capture_output=True)
+    (tmp / "token").write_text(TOKEN + "\n")
+    (tmp / "token").chmod(0o600)
+    results = {"path": LOAD_PATH, "note": "each client has one request in flight"}
+    try:
+        results["direct"] = {
+            shape: load_target(f"straight at the backend (HTTP/1.1), {shape}", backend, args)
+            for shape, args in load_shapes(f"http://127.0.0.1:{backend.port}{LOAD_PATH}", http1=True).items()}
+        for kind in ("nginx", "apache"):
+            root = tmp / kind
+            root.mkdir()
+            if kind == "nginx":
+                proxy = Nginx(root)
+                proxy.conf.write_text(proxy.conf.read_text().replace("worker_connections 64;", "worker_connections 4096;"))
+            else:
+                proxy = Apache(root, modules=APACHE_MODULES + ["http2"])
+            https_port = free_port()
+            gocd = Standin(root, token=TOKEN, site_url="", secure_site_url=f"https://gocd.bench:{https_port}")
+            try:
+                proxy.start()
+                cfg = root / "config.toml"
+                cfg.write_text(f"""
+[gocd]
+server_url = "{gocd.base}/go"
+token_file = "{tmp / 'token'}"
+[proxy]
+kind = "{kind}"
+output = "{proxy.confd / 'gocd.conf'}"
+upstream = "http://127.0.0.1:{backend.port}"
+listen_address = "127.0.0.1"
+tls_certificate = "{certs / 'cert.pem'}"
+tls_certificate_key = "{certs / 'key.pem'}"
+test_command = {json.dumps(proxy.test_command)}
+reload_command = {json.dumps(proxy.reload_command)}
+{"apache_listen_ports = []" if kind == "apache" else ""}
+[sync]
+interval_seconds = 1
+state_dir = "{root / 'state'}"
+""")
+                r = subprocess.run([binary, "once", "--config", cfg], capture_output=True, text=True)
+                if r.returncode != 0:
+                    raise RuntimeError(f"once for {kind}: exit {r.returncode}: {r.stderr}")
+                # A fresh start on the applied file: the previous generation's workers, finishing after the reload,
+                # would close some of h2load's connections, which it does not reopen.
+                proxy.stop()
+                proxy.start()
+                wait_for(lambda: http_get(https_port, LOAD_PATH, host=f"gocd.bench:{https_port}", https=True)[0] == 200,
+                         what=f"{kind} serving the site")
+                shapes = load_shapes(f"https://127.0.0.1:{https_port}{LOAD_PATH}", authority=f"gocd.bench:{https_port}")
+                results[kind] = {
+                    shape: load_target(f"through {kind}'s rendered site (HTTPS, HTTP/2), {shape}", backend, args)
+                    for shape, args in shapes.items()}
+                if any(figures.get("failed") for figures in results[kind].values()):
+                    errors = (proxy.prefix / "logs" / "error.log") if kind == "nginx" else (proxy.root / "logs" / "error.log")
+                    results[kind]["error_log"] = errors.read_text()[-1500:]
+                version = subprocess.run([kind if kind == "nginx" else "apache2", "-v"], capture_output=True, text=True)
+                results[kind]["version"] = (version.stdout + version.stderr).strip().splitlines()[0]
+            finally:
+                proxy.stop()
+                gocd.stop()
+    finally:
+        backend.stop()
+    for kind in ("nginx", "apache"):
+        for shape, direct in results["direct"].items():
+            results[kind][shape]["ratio_to_direct"] = results[kind][shape]["req_per_s"] / direct["req_per_s"]
+    return results
 
 
 def converge(gocd, https_port):

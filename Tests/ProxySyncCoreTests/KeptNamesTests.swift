@@ -95,7 +95,7 @@ struct KeptNamesTests {
         }
     }
 
-    @Test func aRenameKeepsTheOldNameUntilTheTimeThenDropsItAsAChange() async throws {
+    @Test func aRenameKeepsTheOldNameUntilTheTimeThenDropsItWithItsOwnReason() async throws {
         let old = SiteURLs(siteURL: "http://old.example.com", secureSiteURL: "https://old.example.com")
         let source = FakeSiteURLSource(old)
         let store = InMemoryConfigStore(nil)
@@ -125,7 +125,7 @@ struct KeptNamesTests {
         #expect(state.state.keptNames.count == 1)
 
         let after = Timestamp(epochSeconds: now.epochSeconds + 3600)
-        guard case .applied(reason: .change, _) = await engine.runCycle(dryRun: false, now: after) else {
+        guard case .applied(reason: .keptNamesExpired, _) = await engine.runCycle(dryRun: false, now: after) else {
             Issue.record("the first cycle after the time drops the name")
             return
         }

@@ -4,17 +4,47 @@ import Testing
 
 /// `proxy_protocol = true` (SPEC 5e): every listener expects the PROXY protocol, believed from trusted_proxies only.
 struct ProxyProtocolTests {
-    @Test func needsTrustedProxiesAndNginx() throws {
-        #expect(try !Settings.decode(OperatorSiteTests.config(""), file: "/c.toml").proxy.proxyProtocol)
-        let on = try Settings.decode(
-            OperatorSiteTests.config("trusted_proxies = [\"192.0.2.0/24\"]\nproxy_protocol = true"), file: "/c.toml")
-        #expect(on.proxy.proxyProtocol)
-        #expect(throws: ConfigError.self) {
-            try Settings.decode(OperatorSiteTests.config("proxy_protocol = true"), file: "/c.toml")
+    @Test(arguments: ["nginx", "apache"])
+    func needsTrustedProxies(kind: String) throws {
+        func config(_ lines: String) -> String {
+            OperatorSiteTests.config(lines).replacing("kind = \"nginx\"", with: "kind = \"\(kind)\"")
         }
-        let apache = OperatorSiteTests.config("trusted_proxies = [\"192.0.2.0/24\"]\nproxy_protocol = true")
-            .replacing("kind = \"nginx\"", with: "kind = \"apache\"")
-        #expect(throws: ConfigError.self) { try Settings.decode(apache, file: "/c.toml") }
+        #expect(try !Settings.decode(config(""), file: "/c.toml").proxy.proxyProtocol)
+        let on = try Settings.decode(config("trusted_proxies = [\"192.0.2.0/24\"]\nproxy_protocol = true"), file: "/c.toml")
+        #expect(on.proxy.proxyProtocol)
+        #expect {
+            try Settings.decode(config("proxy_protocol = true"), file: "/c.toml")
+        } throws: { error in
+            "\(error)".contains("proxy.proxy_protocol: needs trusted_proxies")
+        }
+    }
+
+    /// Apache: mod_remoteip on every VirtualHost's address; a header naming another address than the peer's is
+    /// refused unless the peer is a trusted proxy (httpd keeps CONN_REMOTE_ADDR but cannot make it the client's).
+    @Test func everyApacheVirtualHostReadsItAndRefusesAnUntrustedPeersClaim() throws {
+        var proxy = Fixtures.proxy(kind: .apache)
+        proxy.trustedProxies = ["192.0.2.0/24", "2001:db8::/32"]
+        proxy.proxyProtocol = true
+        let plan = try Fixtures.plan("http://gocd.example.com", "https://gocd.example.com", proxy: proxy)
+        let text = try Renderers.make(for: proxy).render(plan)
+        #expect(try Golden.check(text, name: "apache-proxy-protocol.conf"))
+        let hosts = text.components(separatedBy: "<VirtualHost ").count - 1
+        #expect(hosts == plan.listeners.count && hosts == 2)
+        #expect(text.components(separatedBy: "    RemoteIPProxyProtocol On\n").count - 1 == hosts)
+        let refusal = """
+                <If "!(%{CONN_REMOTE_ADDR} -ipmatch '192.0.2.0/24' || %{CONN_REMOTE_ADDR} -ipmatch '2001:db8::/32') \
+            && %{REMOTE_ADDR} != %{CONN_REMOTE_ADDR}">
+                    Require all denied
+                </If>
+
+            """
+        #expect(text.components(separatedBy: refusal).count - 1 == hosts)
+        // The PROXY header is the only source of the client address, as NGINX's real_ip_header proxy_protocol.
+        #expect(!text.contains("RemoteIPHeader"))
+        #expect(ApacheModules.required(proxy).contains("remoteip"))
+        proxy.proxyProtocol = false
+        let plain = try Renderers.make(for: proxy).render(plan)
+        #expect(!plain.contains("RemoteIPProxyProtocol") && plain.contains("RemoteIPHeader X-Forwarded-For"))
     }
 
     @Test func everyListenLineExpectsItAndTheClientAddressIsTheHeaders() throws {

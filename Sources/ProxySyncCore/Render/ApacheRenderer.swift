@@ -68,6 +68,7 @@ public struct ApacheRenderer: Renderer {
                 out += "    Header always set Strict-Transport-Security \"max-age=\(settings.hstsMaxAgeSeconds)\"\n"
             }
         }
+        out += try proxyProtocol()
         switch listener.action {
         case .redirect(let target):
             out += try Includes.directives(settings.includeInRedirect, key: "include_in_redirect", kind: .apache, indent: "    ")
@@ -189,12 +190,31 @@ public struct ApacheRenderer: Renderer {
     }
 
     /// With `trusted_proxies` (mod_remoteip): the client address those peers pass in X-Forwarded-For becomes the
-    /// request's client address; anyone else's X-Forwarded-For is ignored.
+    /// request's client address; anyone else's X-Forwarded-For is ignored. With `proxy_protocol` the PROXY header
+    /// is the only source (``proxyProtocol()``), as NGINX's `real_ip_header proxy_protocol`.
     func remoteIP() throws(ConfigToken.Unsafe) -> String {
-        guard !settings.trustedProxies.isEmpty else { return "" }
+        guard !settings.trustedProxies.isEmpty, !settings.proxyProtocol else { return "" }
         var out = "    # The client address front proxies (trusted_proxies) pass; anyone else's X-Forwarded-For is ignored.\n"
         out += "    RemoteIPHeader X-Forwarded-For\n"
         for cidr in settings.trustedProxies { out += "    RemoteIPInternalProxy \(try ConfigToken.checked(cidr))\n" }
+        return out
+    }
+
+    /// With `proxy_protocol` (SPEC 5e), in every VirtualHost: mod_remoteip reads a PROXY header (v1 or v2) on every
+    /// connection to this address and port, from any peer, and makes its address the client's (`REMOTE_ADDR`).
+    /// It keeps the connection's own address (`CONN_REMOTE_ADDR`, `%{c}a`) but has no setting to put it back, so
+    /// "believed only from trusted_proxies" is kept by refusal: a request from any other peer whose header names
+    /// another address than the connection's own is denied (403) before anything else reads the client address.
+    func proxyProtocol() throws(ConfigToken.Unsafe) -> String {
+        guard settings.proxyProtocol, !settings.trustedProxies.isEmpty else { return "" }
+        var peers: [String] = []
+        for cidr in settings.trustedProxies { peers.append("%{CONN_REMOTE_ADDR} -ipmatch '\(try ConfigToken.checked(cidr))'") }
+        var out = "    # proxy_protocol: every connection starts with a PROXY header (v1 or v2). Its client address is believed\n"
+        out += "    # from trusted_proxies only: from anyone else a header naming another address than the peer's is refused.\n"
+        out += "    RemoteIPProxyProtocol On\n"
+        out += "    <If \"!(\(peers.joined(separator: " || "))) && %{REMOTE_ADDR} != %{CONN_REMOTE_ADDR}\">\n"
+        out += "        Require all denied\n"
+        out += "    </If>\n"
         return out
     }
 

@@ -128,7 +128,7 @@ public struct ProxySettings: Equatable, Sendable {
     /// (SPEC 5e: Renames); 0: dropped at once.
     public var keepPreviousNamesHours: Double = 0
     /// Every listener expects the PROXY protocol (SPEC 5e), believed only from `trustedProxies` (required then;
-    /// NGINX only).
+    /// Apache refuses an untrusted peer's header that names another address: ``ApacheRenderer/proxyProtocol()``).
     public var proxyProtocol: Bool = false
     /// What each include held when this cycle read it (path → digest), filled in by the engine every cycle: the
     /// content of an include is part of what is applied (README: Your own directives).

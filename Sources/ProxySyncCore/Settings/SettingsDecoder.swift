@@ -256,11 +256,6 @@ extension Settings {
                     "proxy.proxy_protocol",
                     "needs trusted_proxies: the PROXY header is believed only from the front proxies listed there")
             }
-            if proxy.proxyProtocol && proxy.kind == .apache {
-                throw fail(
-                    "proxy.proxy_protocol",
-                    "is NGINX only: Apache's mod_remoteip takes a PROXY header from any peer (RemoteIPProxyProtocol has exceptions, not a list of trusted peers), so trusted_proxies could not bound it")
-            }
             return proxy
         }
 

@@ -7,12 +7,20 @@ extension SyncEngine {
 
     /// Why a change is applied. Drift is decided from this program's own record of what it last wrote
     /// and the site URLs it last applied, never from the file's comments.
-    static func reason(installed: [UInt8]?, managed: Bool, plan: ProxyPlan, state: SyncState) -> ApplyReason {
+    /// A kept name whose time has come (`now` at or after its until) and which the plan no longer has makes the
+    /// apply `kept-names-expired` when GoCD's site URLs are the ones applied before.
+    static func reason(
+        installed: [UInt8]?, managed: Bool, plan: ProxyPlan, state: SyncState, now: Timestamp
+    ) -> ApplyReason {
         guard let installed else { return .initial }
         guard managed else { return .adopt }
         let sameURLs =
             state.lastAppliedSiteURL == plan.siteURL && state.lastAppliedSecureSiteURL == plan.secureSiteURL
         if sameURLs, let written = state.lastWrittenDigest, written != Digest.fnv1a64Hex(installed) { return .drift }
+        let expired = state.keptNames.contains { name, until in
+            plan.keptNames[name] == nil && (Timestamp.epochSeconds(iso8601: until).map { $0 <= now.epochSeconds } ?? false)
+        }
+        if sameURLs && expired { return .keptNamesExpired }
         return .change
     }
 

@@ -55,6 +55,9 @@ public enum ApplyReason: String, CaseIterable, Sendable {
     case adopt
     /// Only an include's content changed (README: Your own directives).
     case include
+    /// A name kept after a rename (keep_previous_names_hours) reached its time and is dropped; GoCD's site URLs
+    /// are the ones applied before (README: Renaming the GoCD site).
+    case keptNamesExpired = "kept-names-expired"
     /// No file change: a certificate, key or chain file was renewed in place; tested, reloaded and confirmed.
     case certificate
     /// The site in place plus the ACME challenge for names that have no certificate yet, before

@@ -228,7 +228,8 @@ public struct SyncEngine: Sendable {
         let old = oldText.map { InstalledConfig.read($0, kind: settings.proxy.kind) }
         var semantic = SemanticDiff.describe(
             from: old?.listeners ?? [], to: plan.listeners.map { Listener(scheme: $0.scheme, port: $0.port, serverName: $0.serverName, action: $0.action) })
-        var reason = Self.reason(installed: installed, managed: old?.isManaged ?? false, plan: plan, state: current)
+        var reason = Self.reason(
+            installed: installed, managed: old?.isManaged ?? false, plan: plan, state: current, now: now)
         let changedIncludes = oldText.map { Self.changedIncludes(installed: $0, rendered: text) } ?? []
         if reason == .change && !changedIncludes.isEmpty
             && current.lastAppliedSiteURL == plan.siteURL && current.lastAppliedSecureSiteURL == plan.secureSiteURL
