@@ -22,7 +22,7 @@ CORE=Sources/ProxySyncCore
 # The pure part of the core: validation, planning, rendering, reading back, JSON, TOML, settings.
 CORE_FILES="$(ls $CORE/Source/*.swift $CORE/Plan/*.swift $CORE/Render/*.swift $CORE/Settings/*.swift) $CORE/Diff/InstalledConfig.swift"
 # The dump readers (proxy_dump) and what their collision rule needs.
-CORE_FILES="$CORE_FILES $CORE/Diff/ProxyInventory.swift $CORE/Diff/NginxDumpReader.swift $CORE/Diff/ApacheDumpReader.swift"
+CORE_FILES="$CORE_FILES $CORE/Diff/ProxyInventory.swift $(ls $CORE/Diff/NginxDumpReader*.swift) $CORE/Diff/ApacheDumpReader.swift"
 CORE_FILES="$CORE_FILES $CORE/Diff/ApacheVirtualHostScanner.swift $CORE/Diff/Glob.swift $CORE/Diff/ServerNameMatch.swift"
 
 TARGETS=${FUZZ_TARGETS:-$(for d in Tests/Fuzz/*/; do [ -f "$d/main.swift" ] && basename "$d"; done)}

@@ -1,5 +1,6 @@
 import Glibc
 import ProxySyncSystem
+import ProxySyncCore
 import Testing
 
 /// A temporary directory of certificates and keys made with the openssl CLI; removed when released.

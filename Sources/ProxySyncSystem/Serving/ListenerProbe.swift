@@ -8,14 +8,8 @@ import ProxySyncCore
 /// leaf the listener presented is reported, for the judge to compare with the configured one; proxies in the
 /// environment are never used; redirects are not followed.
 public enum ListenerProbe {
-    public struct Answer: Sendable {
-        public var status: Int
-        public var location: String?
-        public var body: String
-        /// The SHA-256 of the leaf certificate the listener presented: only for an HTTPS probe that asked for it
-        /// (`presentedCertificate: true`) over a connection made for it; nil otherwise, or when libcurl had none.
-        public var presentedCertificate: CertificateFingerprint? = nil
-    }
+    /// What a listener answered (``ProbeAnswer`` in the core).
+    public typealias Answer = ProbeAnswer
 
     /// The most of an answer's body kept.
     static let maxBody = 4096
@@ -160,10 +154,4 @@ public enum ListenerProbe {
         default: return text
         }
     }
-}
-
-/// Why a probe got no answer.
-public struct ProbeFailure: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -8,29 +8,16 @@ import ProxySyncCore
 ///   to a process with the same credentials and capabilities or `CAP_SYS_PTRACE`. The unit does not grant
 ///   `CAP_SYS_PTRACE`, so under systemd the holder of a socket is often unknown; callers then fall back on
 ///   what the proxy's own configuration says it listens on.
-public enum ListeningSockets {
-    public struct Socket: Equatable, Sendable {
-        /// `127.0.0.1`, `0.0.0.0`, `::`, `::1`, …
-        public var address: String
-        public var port: Int
-        public var inode: UInt64
-        /// Who created the socket (its owner's uid). The proxy's listening sockets are root's.
-        public var uid: UInt32 = 0
-    }
-
-    public struct Holder: Equatable, Sendable, CustomStringConvertible {
-        public var pid: Int32
-        public var name: String
-        public var description: String { "\(name) (pid \(pid))" }
-    }
+public struct ListeningSockets: SocketTableReader {
+    public init() {}
 
     /// The listening TCP sockets on `ports`. The tables are read whole, line by line (a host, or a local user,
     /// may have tens of thousands of sockets), keeping only the ports asked about.
-    public static func listening(on ports: Set<Int>) -> [Socket] {
-        var out: [Socket] = []
+    public func listening(on ports: Set<Int>) -> [ListeningSocket] {
+        var out: [ListeningSocket] = []
         for (path, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
-            forEachLine(path) { line in
-                if let socket = parseLine(line, v6: v6), ports.contains(socket.port) { out.append(socket) }
+            Self.forEachLine(path) { line in
+                if let socket = SocketTable.parseLine(line, v6: v6), ports.contains(socket.port) { out.append(socket) }
             }
         }
         return out
@@ -57,63 +44,9 @@ public enum ListeningSockets {
         if !pending.isEmpty { body(Substring(String(decoding: pending, as: UTF8.self))) }
     }
 
-    /// Parses the text of `/proc/net/tcp` or `/proc/net/tcp6`, keeping LISTEN (0A) sockets.
-    public static func parse(_ text: String, v6: Bool) -> [Socket] {
-        text.split(separator: "\n").compactMap { parseLine($0, v6: v6) }
-    }
-
-    /// One line of the table (the header and anything not LISTEN give nil).
-    static func parseLine(_ line: Substring, v6: Bool) -> Socket? {
-        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-        guard fields.count > 9, fields[3] == "0A" else { return nil }
-        let local = fields[1].split(separator: ":")
-        guard local.count == 2, let port = Int(local[1], radix: 16), let inode = UInt64(fields[9]),
-            let uid = UInt32(fields[7])
-        else { return nil }
-        guard let address = v6 ? ipv6(local[0]) : ipv4(local[0]) else { return nil }
-        return Socket(address: address, port: port, inode: inode, uid: uid)
-    }
-
-    /// `0100007F` → `127.0.0.1` (the kernel prints the address in host byte order, little-endian here).
-    static func ipv4(_ hex: Substring) -> String? {
-        guard hex.count == 8, let value = UInt32(hex, radix: 16) else { return nil }
-        let bytes = [value & 0xFF, (value >> 8) & 0xFF, (value >> 16) & 0xFF, value >> 24]
-        return bytes.map(String.init).joined(separator: ".")
-    }
-
-    /// Four little-endian 32-bit words → the address as `inet_ntop` writes it.
-    static func ipv6(_ hex: Substring) -> String? {
-        guard hex.count == 32 else { return nil }
-        var raw = [UInt8](repeating: 0, count: 16)
-        let chars = Array(hex.utf8)
-        for word in 0..<4 {
-            guard let value = UInt32(String(decoding: chars[(word * 8)..<(word * 8 + 8)], as: UTF8.self), radix: 16) else {
-                return nil
-            }
-            for byte in 0..<4 { raw[word * 4 + byte] = UInt8((value >> (8 * UInt32(byte))) & 0xFF) }
-        }
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        guard inet_ntop(AF_INET6, raw, &text, socklen_t(text.count)) != nil else { return nil }
-        let result = String(cString: text)
-        if result.hasPrefix("::ffff:"), !result.dropFirst(7).contains(":") { return String(result.dropFirst(7)) }
-        return result
-    }
-
-    /// True when a socket bound to `bound` would stop a bind to `wanted` on the same port.
-    /// `wanted == nil` means all addresses.
-    public static func overlaps(bound: String, wanted: String?) -> Bool {
-        let wildcard = bound == "0.0.0.0" || bound == "::"
-        guard let wanted else { return true }
-        if wildcard {
-            // `::` may or may not take IPv4 too (ipv6only); count it as overlapping: the holder is named anyway.
-            return bound == "::" || !wanted.contains(":")
-        }
-        return bound == wanted
-    }
-
     /// The processes holding socket `inode`, as far as `/proc` shows them.
-    public static func holders(of inodes: Set<UInt64>) -> [UInt64: [Holder]] {
-        var found: [UInt64: [Holder]] = [:]
+    public func holders(of inodes: Set<UInt64>) -> [UInt64: [SocketHolder]] {
+        var found: [UInt64: [SocketHolder]] = [:]
         guard !inodes.isEmpty, let proc = opendir("/proc") else { return found }
         defer { closedir(proc) }
         while let entry = readdir(proc) {
@@ -137,7 +70,7 @@ public enum ListeningSockets {
             }
             closedir(fds)
             if matched.isEmpty { continue }
-            let holder = Holder(pid: pid, name: processName(pid))
+            let holder = SocketHolder(pid: pid, name: Self.processName(pid))
             for inode in matched { found[inode, default: []].append(holder) }
         }
         return found

@@ -17,12 +17,9 @@ public enum ProxyDump {
         case configurationBroken
     }
 
-    static let nginxPrograms: Set<String> = ["nginx"]
-    static let apachePrograms: Set<String> = ["apache2", "httpd", "apachectl", "apache2ctl"]
-
-    /// The proxy's own program for `kind`, as the first word of a command.
+    /// The proxy's own program for `kind`, as the first word of a command (``ProxyProcess/programs(_:)``).
     static func isProxyProgram(_ word: String, kind: ProxyKind) -> Bool {
-        (kind == .nginx ? nginxPrograms : apachePrograms).contains(Posix.basename(word))
+        ProxyProcess.programs(kind).contains(Posix.basename(word))
     }
 
     /// `dump_command`, else one derived from `test_command` when its first word is the proxy's own program

@@ -1,5 +1,6 @@
 import COpenSSL
 import Glibc
+import ProxySyncCore
 
 /// Why a certificate or key file could not be inspected, in words a person can act on; it names the file.
 public struct CertificateProblem: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,22 +1,20 @@
 import ProxySyncCore
 import Testing
 
-@testable import ProxySyncSystem
-
 /// How a probe's answer is judged after a reload.
-struct ConfirmationJudgeTests {
+struct ProbeJudgeTests {
     let proxying = Listener(scheme: .https, port: 8443, serverName: "gocd.test", action: .proxy)
     let redirect = Listener(scheme: .http, port: 8080, serverName: "gocd.test", action: .redirect(to: "https://gocd.test:8443"))
 
-    func answer(_ status: Int, _ body: String = "", location: String? = nil) -> Result<ListenerProbe.Answer, ProbeFailure> {
-        .success(ListenerProbe.Answer(status: status, location: location, body: body))
+    func answer(_ status: Int, _ body: String = "", location: String? = nil) -> Result<ProbeAnswer, ProbeFailure> {
+        .success(ProbeAnswer(status: status, location: location, body: body))
     }
 
     @Test func onlyTheNewGenerationConfirmsAProxyingListener() {
-        #expect(LiveServingCheck.judge(answer(200, "gocd-proxy-sync-generation=00000000000000aa\n"), listener: proxying, generation: "00000000000000aa") == nil)
-        let old = LiveServingCheck.judge(answer(200, "gocd-proxy-sync-generation=00000000000000bb\n"), listener: proxying, generation: "00000000000000aa")
+        #expect(ProbeJudge.judge(answer(200, "gocd-proxy-sync-generation=00000000000000aa\n"), listener: proxying, generation: "00000000000000aa") == nil)
+        let old = ProbeJudge.judge(answer(200, "gocd-proxy-sync-generation=00000000000000bb\n"), listener: proxying, generation: "00000000000000aa")
         #expect(old?.contains("previous generation") == true)
-        #expect(LiveServingCheck.judge(answer(200, "hello"), listener: proxying, generation: "00000000000000aa") != nil, "a plain 200 proves nothing")
+        #expect(ProbeJudge.judge(answer(200, "hello"), listener: proxying, generation: "00000000000000aa") != nil, "a plain 200 proves nothing")
     }
 
     /// Who answered, from the listening sockets read after the answer: "address uid" pairs → a problem or none.
@@ -30,9 +28,9 @@ struct ConfirmationJudgeTests {
     func whoAnsweredIsJudgedFromTheListeningSockets(sockets: String, problem: String?) {
         let listening = sockets.split(separator: ",").map { pair in
             let parts = pair.split(separator: " ")
-            return ListeningSockets.Socket(address: String(parts[0]), port: 8080, inode: 1, uid: UInt32(parts[1])!)
+            return ListeningSocket(address: String(parts[0]), port: 8080, inode: 1, uid: UInt32(parts[1])!)
         }
-        let found = LiveServingCheck.ownerProblem(listening: listening, address: "127.0.0.1", port: 8080)
+        let found = AnswerOrigin.ownerProblem(listening: listening, address: "127.0.0.1", port: 8080)
         if let problem {
             #expect(found?.contains(problem) == true, "\(found ?? "nil")")
         } else {
@@ -41,33 +39,33 @@ struct ConfirmationJudgeTests {
     }
 
     @Test func aVisibleHolderMustBeTheProxy() {
-        let nginx = ListeningSockets.Holder(pid: 10, name: "nginx")
-        let python = ListeningSockets.Holder(pid: 11, name: "python3")
-        #expect(LiveServingCheck.holderProblem([], proxyNames: ["nginx"]) == nil, "hidden holders: the uid rule decides")
-        #expect(LiveServingCheck.holderProblem([nginx], proxyNames: ["nginx"]) == nil)
-        #expect(LiveServingCheck.holderProblem([nginx, python], proxyNames: ["nginx"]) == nil, "workers and master share it")
-        #expect(LiveServingCheck.holderProblem([python], proxyNames: ["nginx"])?.contains("python3 (pid 11)") == true)
+        let nginx = SocketHolder(pid: 10, name: "nginx")
+        let python = SocketHolder(pid: 11, name: "python3")
+        #expect(AnswerOrigin.holderProblem([], proxyNames: ["nginx"]) == nil, "hidden holders: the uid rule decides")
+        #expect(AnswerOrigin.holderProblem([nginx], proxyNames: ["nginx"]) == nil)
+        #expect(AnswerOrigin.holderProblem([nginx, python], proxyNames: ["nginx"]) == nil, "workers and master share it")
+        #expect(AnswerOrigin.holderProblem([python], proxyNames: ["nginx"])?.contains("python3 (pid 11)") == true)
     }
 
     @Test func aRedirectListenerIsConfirmedByItsTarget() {
         let right = answer(301, location: "https://gocd.test:8443/.well-known/gocd-proxy-sync/generation")
-        #expect(LiveServingCheck.judge(right, listener: redirect, generation: "00000000000000aa") == nil)
+        #expect(ProbeJudge.judge(right, listener: redirect, generation: "00000000000000aa") == nil)
         let wrong = answer(301, location: "https://old.test/.well-known/gocd-proxy-sync/generation")
-        #expect(LiveServingCheck.judge(wrong, listener: redirect, generation: "00000000000000aa")?.contains("previous configuration") == true)
+        #expect(ProbeJudge.judge(wrong, listener: redirect, generation: "00000000000000aa")?.contains("previous configuration") == true)
     }
 
     @Test func aDroppedListenerMustStopAnsweringFromTheSupersededFile() {
         let old = answer(200, "gocd-proxy-sync-generation=00000000000000bb\n")
-        #expect(LiveServingCheck.stillServing(old, superseded: "00000000000000bb")?.contains("did not take") == true)
-        #expect(LiveServingCheck.stillServing(answer(404), superseded: "00000000000000bb") == nil)
-        #expect(LiveServingCheck.stillServing(.failure(ProbeFailure("connection refused")), superseded: "00000000000000bb") == nil)
+        #expect(ProbeJudge.stillServing(old, superseded: "00000000000000bb")?.contains("did not take") == true)
+        #expect(ProbeJudge.stillServing(answer(404), superseded: "00000000000000bb") == nil)
+        #expect(ProbeJudge.stillServing(.failure(ProbeFailure("connection refused")), superseded: "00000000000000bb") == nil)
     }
 
     @Test func theGenerationCountsOnlyWithTheStatusTheFileAnswersItWith() {
         let body = "gocd-proxy-sync-generation=00000000000000aa\n"
-        #expect(LiveServingCheck.judge(answer(404, body), listener: proxying, generation: "00000000000000aa", markerStatus: 404) == nil)
+        #expect(ProbeJudge.judge(answer(404, body), listener: proxying, generation: "00000000000000aa", markerStatus: 404) == nil)
         // A file some DocumentRoot serves at the marker's path answers 200 with whatever it holds.
-        let fromAFile = LiveServingCheck.judge(answer(200, body), listener: proxying, generation: "00000000000000aa", markerStatus: 404)
+        let fromAFile = ProbeJudge.judge(answer(200, body), listener: proxying, generation: "00000000000000aa", markerStatus: 404)
         #expect(fromAFile?.contains("not the proxy's own answer") == true)
     }
     // The leaf an HTTPS listener presents (README: Only what is served counts; A renewed certificate is served).
@@ -77,19 +75,19 @@ struct ConfirmationJudgeTests {
     var expected: ExpectedCertificate { .leaf(configured, file: "/etc/ssl/gocd/fullchain.pem") }
     let marker = "gocd-proxy-sync-generation=00000000000000aa\n"
 
-    func tls(_ status: Int, _ body: String, presented: CertificateFingerprint?) -> Result<ListenerProbe.Answer, ProbeFailure> {
-        .success(ListenerProbe.Answer(status: status, location: nil, body: body, presentedCertificate: presented))
+    func tls(_ status: Int, _ body: String, presented: CertificateFingerprint?) -> Result<ProbeAnswer, ProbeFailure> {
+        .success(ProbeAnswer(status: status, location: nil, body: body, presentedCertificate: presented))
     }
 
     @Test func theConfiguredLeafPresentedCounts() {
         let answer = tls(200, marker, presented: configured)
-        #expect(LiveServingCheck.judge(answer, listener: proxying, generation: "00000000000000aa", certificate: expected) == nil)
+        #expect(ProbeJudge.judge(answer, listener: proxying, generation: "00000000000000aa", certificate: expected) == nil)
     }
 
     @Test func anotherCertificateIsAMissThatNamesBoth() throws {
         let answer = tls(200, marker, presented: older)
         let miss = try #require(
-            LiveServingCheck.judge(answer, listener: proxying, generation: "00000000000000aa", certificate: expected))
+            ProbeJudge.judge(answer, listener: proxying, generation: "00000000000000aa", certificate: expected))
         #expect(miss.contains("a certificate other than tls_certificate's /etc/ssl/gocd/fullchain.pem"), "\(miss)")
         #expect(miss.contains("presented sha256 ABABABABABABABAB…") && miss.contains("expected CDCDCDCDCDCDCDCD…"), "\(miss)")
         #expect(miss.contains("older or another certificate"))
@@ -99,14 +97,14 @@ struct ConfirmationJudgeTests {
     @Test func aPresentedCertificateThatCouldNotBeReadIsAMiss() throws {
         let answer = tls(200, marker, presented: nil)
         let miss = try #require(
-            LiveServingCheck.judge(answer, listener: proxying, generation: "00000000000000aa", certificate: expected))
+            ProbeJudge.judge(answer, listener: proxying, generation: "00000000000000aa", certificate: expected))
         #expect(miss.contains("without a certificate the probe could read"), "\(miss)")
     }
 
     @Test func aConfiguredFileThatCannotBeReadIsAMiss() throws {
         let answer = tls(200, marker, presented: configured)
         let miss = try #require(
-            LiveServingCheck.judge(
+            ProbeJudge.judge(
                 answer, listener: proxying, generation: "00000000000000aa",
                 certificate: .unreadable("tls_certificate: cannot read certificate /x.pem: No such file or directory")))
         #expect(miss.contains("/x.pem"), "\(miss)")
@@ -115,24 +113,24 @@ struct ConfirmationJudgeTests {
     @Test func theWrongGenerationAndTheWrongCertificateAreBothSaid() throws {
         let answer = tls(200, "gocd-proxy-sync-generation=00000000000000bb\n", presented: older)
         let miss = try #require(
-            LiveServingCheck.judge(answer, listener: proxying, generation: "00000000000000aa", certificate: expected))
+            ProbeJudge.judge(answer, listener: proxying, generation: "00000000000000aa", certificate: expected))
         #expect(miss.contains("previous generation") && miss.contains("a certificate other than tls_certificate's"), "\(miss)")
     }
 
     @Test func httpListenersAndUnconfiguredCertificatesAreNotJudgedByCertificate() {
         // An http listener has no certificate to present.
         let right = answer(301, location: "https://gocd.test:8443/.well-known/gocd-proxy-sync/generation")
-        #expect(LiveServingCheck.judge(right, listener: redirect, generation: "00000000000000aa", certificate: expected) == nil)
+        #expect(ProbeJudge.judge(right, listener: redirect, generation: "00000000000000aa", certificate: expected) == nil)
         // No certificate configured: what was presented (here: nothing read) does not matter.
-        #expect(LiveServingCheck.judge(tls(200, marker, presented: nil), listener: proxying, generation: "00000000000000aa") == nil)
+        #expect(ProbeJudge.judge(tls(200, marker, presented: nil), listener: proxying, generation: "00000000000000aa") == nil)
         // An HTTPS redirect listener is judged by its certificate too.
         let secureRedirect = Listener(
             scheme: .https, port: 8443, serverName: "old.gocd.test", action: .redirect(to: "https://gocd.test:8443"))
-        let redirected = ListenerProbe.Answer(
+        let redirected = ProbeAnswer(
             status: 301, location: "https://gocd.test:8443/.well-known/gocd-proxy-sync/generation", body: "",
             presentedCertificate: older)
         #expect(
-            LiveServingCheck.judge(.success(redirected), listener: secureRedirect, generation: "00000000000000aa", certificate: expected)?
+            ProbeJudge.judge(.success(redirected), listener: secureRedirect, generation: "00000000000000aa", certificate: expected)?
                 .contains("other than tls_certificate's") == true)
     }
 }
