@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import invocations, once, proxied_setup, run, wait_for
+from conftest import http_get, invocations, once, proxied_setup, run, wait_for
 from test_served import leaf_of, make_cert, presented_leaf
 
 
@@ -136,3 +136,49 @@ def test_a_certificate_directory_others_can_write_is_exit_7(two_names):
     assert once(s).returncode == 0
     r = run("check", "--config", str(s["cfg"]))
     assert f"ok: tls_certificate_dir {live}: only root can add or change certificates there" in r.stdout, r.stdout
+
+
+@pytest.fixture(params=["nginx", "apache"])
+def renamed(request, tmp_path, standin, certs):
+    """One HTTPS name from tls_certificate_dir, keep_previous_names_hours = 1: returns a function that renames the
+    site from `old` to `new` (each served from the directory given) and returns the second `once`."""
+    kind = request.param
+    proxy = request.getfixturevalue(kind)
+    s = proxied_setup(tmp_path, standin, proxy, certs, kind=kind,
+                      extra_proxy=("apache_listen_ports = []\n" if kind == "apache" else "") + "keep_previous_names_hours = 1")
+    live = tmp_path / "live"
+    with_directory(s, live)
+
+    def rename(old, new, entries):
+        for entry, sans in entries.items():
+            put(live / entry, *make_cert(certs, f"kept-{entry}-{kind}", sans))
+        s["gocd"].control(site_url=f"http://{old}:{s['http_port']}", secure_site_url=f"https://{old}:{s['https_port']}")
+        r = once(s)
+        assert r.returncode == 0, r.stderr
+        s["gocd"].control(site_url=f"http://{new}:{s['http_port']}", secure_site_url=f"https://{new}:{s['https_port']}")
+        return once(s)
+    s["rename"] = rename
+    return s
+
+
+def test_a_renamed_name_the_directory_s_certificate_covers_is_kept(renamed):
+    """keep_previous_names_hours with tls_certificate_dir: the old name stays while the certificate the listener
+    is served with (here a wildcard in live/wild/) covers it."""
+    s = renamed
+    r = s["rename"]("gocd.b.test", "new.b.test", {"wild": "DNS:*.b.test"})
+    assert r.returncode == 0, r.stderr
+    assert "kept_names=" in r.stderr and "gocd.b.test until" in r.stderr, r.stderr
+    text = s["output"].read_text()
+    assert "gocd.b.test" in text and "new.b.test" in text, text
+    status, _, _ = wait_for(lambda: (lambda a: a if a[0] == 200 else None)(
+        http_get(s["https_port"], "/go/pipelines", host=f"gocd.b.test:{s['https_port']}", https=True)),
+        what="the old name still served")
+    assert status == 200
+
+
+def test_a_renamed_name_the_new_certificate_does_not_cover_is_dropped_with_a_warning(renamed):
+    s = renamed
+    r = s["rename"]("a.test", "c.test", {"a.test": "DNS:a.test", "c.test": "DNS:c.test"})
+    assert r.returncode == 0, r.stderr
+    assert "a.test is no longer kept after the rename: the certificate" in r.stderr and "does not cover it" in r.stderr
+    assert "a.test" not in s["output"].read_text().replace("c.test", "")

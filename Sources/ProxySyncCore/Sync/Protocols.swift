@@ -164,15 +164,16 @@ public protocol ServingCheck: Sendable {
     func diagnose(testOutput: String) async -> String?
     /// Warnings for certificates of `plan` that expired or expire soon (`certificate_expiring`, subject = path).
     func certificateNotices(_ plan: ProxyPlan) async -> [Notice]
-    /// Of `names`, those the configured TLS certificate does not cover (all of them when it cannot be read).
-    func namesNotCovered(_ names: [String]) async -> [String]
+    /// Of `names`, those not covered by every certificate file in `certificates` (all of them when there is none
+    /// or one cannot be read).
+    func namesNotCovered(_ names: [String], by certificates: [String]) async -> [String]
     /// The certificate findings of ``preflight(_:)`` alone, refusals only (after `certificate_command` ran).
     func certificateRefusals(_ plan: ProxyPlan) async -> [Refusal]
 }
 
 extension ServingCheck {
     /// Fakes with no certificate cover every name.
-    public func namesNotCovered(_ names: [String]) async -> [String] { [] }
+    public func namesNotCovered(_ names: [String], by certificates: [String]) async -> [String] { [] }
 
     /// The certificate part of ``preflight(_:)``: for each HTTPS listener of `plan`, a refusal when its pair's
     /// certificate does not cover its name or its key does not belong to it. Fakes find nothing wrong.

@@ -116,7 +116,12 @@ public struct SyncEngine: Sendable {
             // Which pair serves each HTTPS name is found every cycle: a directory certbot made for a new name counts.
             proxySettings.certificatePairs = certificates.locate(httpsNames(urls, settings: proxySettings), in: directory)
         }
-        let kept = await keptNames(urls: urls, state: current, now: now)
+        // A kept name joins every listener: each certificate they serve must cover it.
+        let served =
+            proxySettings.tlsCertificateDir == nil
+            ? [settings.proxy.tlsCertificate].compactMap { $0 }
+            : Array(Set(proxySettings.certificatePairs.values.map(\.certificate))).sorted()
+        let kept = await keptNames(urls: urls, state: current, now: now, certificates: served)
         let rendering: EngineMemory.Rendering
         if let last = memory.rendering(for: urls, settings: proxySettings, kept: kept.names) {
             rendering = last
@@ -138,6 +143,11 @@ public struct SyncEngine: Sendable {
             case .plan(let derived):
                 plan = KeptNames.adding(kept.names, to: derived, warnings: kept.warnings)
                 plan.certificates = proxySettings.certificatePairs
+                // A kept name is served in its listener's block, so with the pair found for that listener's name
+                // (kept names need every listener to be served by one certificate that covers them: keptNames).
+                if proxySettings.tlsCertificateDir != nil, let pair = proxySettings.certificatePairs.values.first {
+                    for name in kept.names.keys { plan.certificates[name] = pair }
+                }
                 if !dryRun { current.bothUnset = false }
             }
             do {
@@ -292,7 +302,7 @@ public struct SyncEngine: Sendable {
     /// The names GoCD dropped that stay a while (SPEC 5e: Renames), from the state's record, the site URLs last
     /// applied and the time; a name the certificate no longer covers is dropped with a warning (carried by the
     /// plan, logged when it is applied).
-    func keptNames(urls: SiteURLs, state current: SyncState, now: Timestamp) async
+    func keptNames(urls: SiteURLs, state current: SyncState, now: Timestamp, certificates: [String]) async
         -> (names: [String: String], warnings: [String])
     {
         guard settings.proxy.keepPreviousNamesHours > 0 else { return ([:], []) }
@@ -301,10 +311,19 @@ public struct SyncEngine: Sendable {
             currentHosts: KeptNames.hosts(of: urls), hours: settings.proxy.keepPreviousNamesHours, now: now)
         guard !names.isEmpty, KeptNames.servesHTTPS(urls) else { return (names, []) }
         var warnings: [String] = []
-        for name in await serving.namesNotCovered(names.keys.sorted()) {
+        if certificates.count > 1 {
+            // Each listener's block has its own certificate, and a kept name joins every listener: one expected
+            // leaf per name cannot be told. (One HTTPS name, or one certificate for all, keeps them.)
+            for name in names.keys.sorted() {
+                warnings.append(
+                    "\(name) is no longer kept after the rename: the HTTPS names are served by more than one certificate (\(certificates.joined(separator: ", ")))")
+            }
+            return ([:], warnings)
+        }
+        for name in await serving.namesNotCovered(names.keys.sorted(), by: certificates) {
             names[name] = nil
             warnings.append(
-                "\(name) is no longer kept after the rename: the certificate \(settings.proxy.tlsCertificate ?? "") does not cover it")
+                "\(name) is no longer kept after the rename: the certificate \(certificates.joined(separator: ", ")) does not cover it")
         }
         return (names, warnings)
     }

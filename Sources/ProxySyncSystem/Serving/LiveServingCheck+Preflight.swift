@@ -26,10 +26,14 @@ extension LiveServingCheck {
         }
     }
 
-    public func namesNotCovered(_ names: [String]) async -> [String] {
-        guard let path = settings.tlsCertificate else { return names }
-        guard let certificate = try? LoadedCertificate(path: path) else { return names }
-        return names.filter { !certificate.covers(host: $0) }
+    public func namesNotCovered(_ names: [String], by certificates: [String]) async -> [String] {
+        var loaded: [LoadedCertificate] = []
+        for path in certificates {
+            guard let certificate = try? LoadedCertificate(path: path) else { return names }
+            loaded.append(certificate)
+        }
+        guard !loaded.isEmpty else { return names }
+        return names.filter { name in !loaded.allSatisfy { $0.covers(host: name) } }
     }
 
     public func certificateRefusals(_ plan: ProxyPlan) async -> [Refusal] {
