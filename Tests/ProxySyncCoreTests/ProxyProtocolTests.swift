@@ -53,6 +53,7 @@ struct ProxyProtocolTests {
         proxy.proxyProtocol = true
         let plan = try Fixtures.plan("http://gocd.example.com", "https://gocd.example.com", proxy: proxy)
         let text = try Renderers.make(for: proxy).render(plan)
+        #expect(try Golden.check(text, name: "nginx-proxy-protocol.conf"))
         let listens = text.split(separator: "\n").filter { $0.drop(while: { $0 == " " }).hasPrefix("listen ") }
         #expect(!listens.isEmpty)
         #expect(listens.allSatisfy { $0.hasSuffix(" proxy_protocol;") })
