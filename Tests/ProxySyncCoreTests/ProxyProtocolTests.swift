@@ -42,9 +42,15 @@ struct ProxyProtocolTests {
         // The PROXY header is the only source of the client address, as NGINX's real_ip_header proxy_protocol.
         #expect(!text.contains("RemoteIPHeader"))
         #expect(ApacheModules.required(proxy).contains("remoteip"))
+        // A layer-4 balancer adds no headers: X-Forwarded-Proto/-Host/-Port are this proxy's own from every peer.
+        #expect(text.contains("    RequestHeader set X-Forwarded-Proto \"https\"\n"))
+        #expect(text.contains("    RequestHeader set X-Forwarded-Host \"expr=%{HTTP_HOST}\"\n"))
+        #expect(text.contains("    RequestHeader set X-Forwarded-Port \"443\"\n"))
+        #expect(!text.contains("%{req:X-Forwarded-"))
         proxy.proxyProtocol = false
         let plain = try Renderers.make(for: proxy).render(plan)
         #expect(!plain.contains("RemoteIPProxyProtocol") && plain.contains("RemoteIPHeader X-Forwarded-For"))
+        #expect(plain.contains("%{req:X-Forwarded-Proto}") && plain.contains("%{req:X-Forwarded-Host}"))
     }
 
     @Test func everyListenLineExpectsItAndTheClientAddressIsTheHeaders() throws {
@@ -53,13 +59,21 @@ struct ProxyProtocolTests {
         proxy.proxyProtocol = true
         let plan = try Fixtures.plan("http://gocd.example.com", "https://gocd.example.com", proxy: proxy)
         let text = try Renderers.make(for: proxy).render(plan)
+        #expect(try Golden.check(text, name: "nginx-proxy-protocol.conf"))
         let listens = text.split(separator: "\n").filter { $0.drop(while: { $0 == " " }).hasPrefix("listen ") }
         #expect(!listens.isEmpty)
         #expect(listens.allSatisfy { $0.hasSuffix(" proxy_protocol;") })
         #expect(text.contains("    set_real_ip_from 192.0.2.0/24;\n    # proxy_protocol"))
         #expect(text.contains("real_ip_header proxy_protocol;"))
         #expect(!text.contains("real_ip_header X-Forwarded-For;"))
+        // A layer-4 balancer adds no headers: X-Forwarded-Proto/-Host/-Port are this proxy's own from every peer.
+        #expect(text.contains("proxy_set_header X-Forwarded-Proto $scheme;\n"))
+        #expect(text.contains("proxy_set_header X-Forwarded-Host $host;\n"))
+        #expect(text.contains("proxy_set_header X-Forwarded-Port $server_port;\n"))
+        #expect(!text.contains("$http_x_forwarded_") && !text.contains(NginxRenderer.trustedVariable))
         proxy.proxyProtocol = false
-        #expect(!(try Renderers.make(for: proxy).render(plan)).contains("proxy_protocol"))
+        let plain = try Renderers.make(for: proxy).render(plan)
+        #expect(!plain.contains("proxy_protocol"))
+        #expect(plain.contains("proxy_set_header X-Forwarded-Proto $gocd_proxy_sync_forwarded_proto;\n"))
     }
 }

@@ -312,9 +312,10 @@ def test_a_renamed_site_keeps_its_old_name_until_the_time_then_drops_it(request)
     assert status == 200, body
 
 
-def through_proxy_protocol(port, header, host, source="127.0.0.1", https=True):
+def through_proxy_protocol(port, header, host, source="127.0.0.1", https=True, headers=None):
     """One request to 127.0.0.1:port from `source` (another loopback address is another peer) that starts with
-    the PROXY `header` (bytes, may be empty), with `host`'s name as SNI; returns (status, headers, body)."""
+    the PROXY `header` (bytes, may be empty), with `host`'s name as SNI and `headers` (a dict) added to the
+    request; returns (status, headers, body)."""
     import socket
     import ssl
     raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -329,7 +330,8 @@ def through_proxy_protocol(port, header, host, source="127.0.0.1", https=True):
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
             conn = ctx.wrap_socket(raw, server_hostname=host.rsplit(":", 1)[0])
-        conn.sendall(f"GET /go/pipelines HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        conn.sendall(f"GET /go/pipelines HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n".encode())
         data = b""
         while chunk := conn.recv(65536):
             data += chunk
@@ -377,6 +379,32 @@ def test_proxy_protocol_passes_a_trusted_peers_client_address_and_is_confirmed(k
     # The next cycle confirms at start over the PROXY protocol too, and changes nothing.
     r = once(s)
     assert r.returncode == 0 and "applied" not in r.stderr.replace("last_applied", ""), r.stderr
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_proxy_protocol_takes_only_the_client_address_from_a_trusted_peer(kind, request):
+    """Behind an L4 balancer (HAProxy send-proxy, AWS NLB) the peer is the balancer, which adds no headers: the
+    X-Forwarded-* on its connection are the end client's. GoCD gets the PROXY header's client address and this
+    proxy's own proto, host and port (security review: evil.example/http used to reach GoCD)."""
+    s = setup_for(kind, request, extra_proxy='trusted_proxies = ["127.0.0.1/32"]\nproxy_protocol = true')
+    r = once(s)
+    assert r.returncode == 0, r.stderr
+    port = s["https_port"]
+    host = f"gocd.test:{port}"
+    spoofed = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http", "X-Forwarded-Port": "1",
+               "X-Forwarded-For": "6.6.6.6", "X-Real-IP": "6.6.6.6", "Forwarded": "for=6.6.6.6;host=evil.example"}
+    for header in (proxy_v1("203.0.113.9", "127.0.0.1", 40000, port), proxy_v2("203.0.113.9", "127.0.0.1", 40000, port)):
+        status, _, body = through_proxy_protocol(port, header, host, headers=spoofed)
+        assert status == 200, body
+        seen = {}
+        for key, value in json.loads(body)["header_list"]:
+            seen.setdefault(key.lower(), []).append(value)
+        assert seen["x-forwarded-for"] == ["203.0.113.9"] and seen["x-real-ip"] == ["203.0.113.9"], seen
+        assert seen["x-forwarded-proto"] == ["https"] and seen["x-forwarded-port"] == [str(port)], seen
+        # nginx passes the host without the port ($host), Apache the Host header as received.
+        assert seen["x-forwarded-host"] in (["gocd.test"], [host]), seen
+        assert "forwarded" not in seen, seen
+        assert not any("6.6.6.6" in v or "evil" in v for values in seen.values() for v in values), seen
 
 
 @pytest.mark.parametrize("kind", ["nginx", "apache"])

@@ -209,9 +209,11 @@ public struct ApacheRenderer: Renderer {
     static let forwardedPatterns = ["Host": "/^[A-Za-z0-9.:_-]+$/", "Proto": "/^https?$/", "Port": "/^[0-9]{1,5}$/"]
 
     /// With `trusted_proxies`: the condition that keeps a trusted peer's well-formed `X-Forwarded-<name>`
-    /// (this proxy's value is set only when it does not hold); empty without.
+    /// (this proxy's value is set only when it does not hold); empty without, and with `proxy_protocol`: the peer
+    /// is then a layer-4 balancer, which adds no headers, so those on its connections are the end client's and
+    /// this proxy's own value is set whoever the peer is (the client address alone comes from the PROXY header).
     func unlessTrusted(_ name: String) throws(ConfigToken.Unsafe) -> String {
-        guard !settings.trustedProxies.isEmpty, let pattern = Self.forwardedPatterns[name] else { return "" }
+        guard !settings.trustedProxies.isEmpty, !settings.proxyProtocol, let pattern = Self.forwardedPatterns[name] else { return "" }
         var peers: [String] = []
         for cidr in settings.trustedProxies { peers.append("%{CONN_REMOTE_ADDR} -ipmatch '\(try ConfigToken.checked(cidr))'") }
         return " \"expr=!((\(peers.joined(separator: " || "))) && %{req:X-Forwarded-\(name)} =~ \(pattern))\""
@@ -239,6 +241,8 @@ public struct ApacheRenderer: Renderer {
         for cidr in settings.trustedProxies { peers.append("%{CONN_REMOTE_ADDR} -ipmatch '\(try ConfigToken.checked(cidr))'") }
         var out = "    # proxy_protocol: every connection starts with a PROXY header (v1 or v2). Its client address is believed\n"
         out += "    # from trusted_proxies only: from anyone else a header naming another address than the peer's is refused.\n"
+        out += "    # X-Forwarded-Proto/-Host/-Port are this proxy's own from every peer: a layer-4 balancer adds no\n"
+        out += "    # headers, so those on its connections are the client's.\n"
         out += "    RemoteIPProxyProtocol On\n"
         out += "    <If \"!(\(peers.joined(separator: " || "))) && %{REMOTE_ADDR} != %{CONN_REMOTE_ADDR}\">\n"
         out += "        Require all denied\n"

@@ -168,10 +168,16 @@ public struct NginxRenderer: Renderer {
     /// 1 when the connection comes from one of `trusted_proxies` (read before realip replaces `$remote_addr`).
     public static let trustedVariable = "$gocd_proxy_sync_trusted_peer"
 
-    /// The variable GoCD gets for `X-Forwarded-<name>`: this proxy's own value, or (with `trusted_proxies`) the
-    /// map that believes a trusted peer's header.
+    /// Whether a trusted peer's `X-Forwarded-Proto`/`-Host`/`-Port` are believed: with `trusted_proxies` over HTTP
+    /// only. With `proxy_protocol` the peer is a layer-4 balancer, which adds no headers: those on its connections
+    /// are the end client's, so this proxy's own values are sent whoever the peer is (the client address alone
+    /// comes from the front, in the PROXY header).
+    var believesForwardedHeaders: Bool { !settings.trustedProxies.isEmpty && !settings.proxyProtocol }
+
+    /// The variable GoCD gets for `X-Forwarded-<name>`: this proxy's own value, or (with `trusted_proxies`, without
+    /// `proxy_protocol`) the map that believes a trusted peer's header.
     func forwarded(_ name: String, ours: String) -> String {
-        settings.trustedProxies.isEmpty ? ours : "$gocd_proxy_sync_forwarded_\(name)"
+        believesForwardedHeaders ? "$gocd_proxy_sync_forwarded_\(name)" : ours
     }
 
     /// The name of GoCD's upstream block (its own, so it cannot collide with another site's).
@@ -192,10 +198,10 @@ public struct NginxRenderer: Renderer {
             """
     }
 
-    /// With `trusted_proxies`: which peers are trusted, and the maps that pass their X-Forwarded-Proto/-Host/-Port
-    /// (when well-formed) and put this proxy's own values in their place for anyone else.
+    /// With `trusted_proxies` (without `proxy_protocol`): which peers are trusted, and the maps that pass their
+    /// X-Forwarded-Proto/-Host/-Port (when well-formed) and put this proxy's own values in their place for anyone else.
     func trustedPeers() throws(ConfigToken.Unsafe) -> String {
-        guard !settings.trustedProxies.isEmpty else { return "" }
+        guard believesForwardedHeaders else { return "" }
         var out = "\n# Front proxies (trusted_proxies) whose forwarded headers are believed; anyone else's are replaced.\n"
         out += "geo $realip_remote_addr \(Self.trustedVariable) {\n    default 0;\n"
         for cidr in settings.trustedProxies { out += "    \(try ConfigToken.checked(cidr)) 1;\n" }
@@ -219,6 +225,8 @@ public struct NginxRenderer: Renderer {
         for cidr in settings.trustedProxies { out += "    set_real_ip_from \(try ConfigToken.checked(cidr));\n" }
         if settings.proxyProtocol {
             out += "    # proxy_protocol: the client address is the PROXY header's, believed from these peers only.\n"
+            out += "    # X-Forwarded-Proto/-Host/-Port are this proxy's own from every peer: a layer-4 balancer adds no\n"
+            out += "    # headers, so those on its connections are the client's.\n"
             out += "    real_ip_header proxy_protocol;\n"
         } else {
             out += "    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n"

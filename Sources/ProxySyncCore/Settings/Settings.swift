@@ -116,8 +116,9 @@ public struct ProxySettings: Equatable, Sendable {
     public var allowedServerNames: [String]?
     /// When set, the only ports a plan may claim.
     public var allowedPorts: [Int]?
-    /// Front proxies (canonical CIDRs) whose X-Forwarded-For/-Proto/-Host/-Port are believed; empty: this proxy
-    /// is the edge, and what it saw replaces whatever a client sent.
+    /// Front proxies (canonical CIDRs) whose X-Forwarded-For/-Proto/-Host/-Port are believed (with `proxyProtocol`:
+    /// their PROXY header's client address only); empty: this proxy is the edge, and what it saw replaces whatever
+    /// a client sent.
     public var trustedProxies: [String] = []
     /// The operator's own directives (absolute paths from the config file only): in every proxying server, in its
     /// `location /` (Apache: a `<Location />`), and in every redirect server before its redirect.
@@ -129,6 +130,7 @@ public struct ProxySettings: Equatable, Sendable {
     public var keepPreviousNamesHours: Double = 0
     /// Every listener expects the PROXY protocol (SPEC 5e), believed only from `trustedProxies` (required then;
     /// Apache refuses an untrusted peer's header that names another address: ``ApacheRenderer/proxyProtocol()``).
+    /// X-Forwarded-Proto/-Host/-Port are then always this proxy's own: a layer-4 balancer adds no headers.
     public var proxyProtocol: Bool = false
     /// What each include held when this cycle read it (path → digest), filled in by the engine every cycle: the
     /// content of an include is part of what is applied (README: Your own directives).

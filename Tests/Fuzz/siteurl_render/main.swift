@@ -63,11 +63,13 @@ let fixtures: [Fixture] = {
     out.append(Fixture(name: "apache-redirect-include", settings: redirectInclude))
     redirectInclude.acmeChallengeDir = "/var/www/acme"
     out.append(Fixture(name: "apache-redirect-include-acme", settings: redirectInclude))
-    // Front proxies over the PROXY protocol: NGINX's listen flag and realip lines, Apache's mod_remoteip and the
-    // refusal of an untrusted peer's claim.
+    // Front proxies over HTTP (their forwarded headers believed: NGINX's geo and maps, Apache's conditions) and over
+    // the PROXY protocol (NGINX's listen flag and realip lines, Apache's mod_remoteip and the refusal of an
+    // untrusted peer's claim; the forwarded headers always this proxy's own).
     for kind in [ProxyKind.nginx, .apache] {
         var behind = baseSettings(kind)
         behind.trustedProxies = ["192.0.2.0/24", "2001:db8::/32"]
+        out.append(Fixture(name: "\(kind.rawValue)-trusted-proxies", settings: behind))
         behind.proxyProtocol = true
         out.append(Fixture(name: "\(kind.rawValue)-proxy-protocol", settings: behind))
     }
@@ -91,7 +93,7 @@ let nginxDirectives: Set<Substring> = [
     // The TLS profile, the upstream block with kept connections, the ACME location, includes and trusted peers.
     "ssl_protocols", "ssl_ecdh_curve", "ssl_ciphers", "ssl_prefer_server_ciphers", "ssl_session_tickets", "upstream",
     "keepalive", "root", "try_files", "include", "set_real_ip_from", "real_ip_header", "real_ip_recursive",
-    // The trusted peers' `geo` lines (the proxy-protocol fixtures' CIDRs) and their forwarded-header maps.
+    // The trusted peers' `geo` lines (the trusted-proxies fixtures' CIDRs) and their forwarded-header maps.
     "192.0.2.0/24", "2001:db8::/32", #""~^1:(https?)$""#, #""~^1:([A-Za-z0-9.:_-]+)$""#, #""~^1:([0-9]{1,5})$""#,
 ]
 
