@@ -203,9 +203,10 @@ struct Check: AsyncParsableCommand {
         do {
             let certificate = try LoadedCertificate(path: path)
             let names = certificate.names.isEmpty ? "no names" : certificate.names.joined(separator: ", ")
-            let days = (certificate.notAfterEpochSeconds - WallClock.now().epochSeconds) / 86_400
-            let expiry = "expires \(certificate.notAfterISO8601) (\(days < 0 ? "EXPIRED" : "in \(days) days"))"
-            if days < 14 {
+            // Seconds, not days, decide: a certificate that expired an hour ago is EXPIRED, not "in 0 days".
+            let left = certificate.notAfterEpochSeconds - WallClock.now().epochSeconds
+            let expiry = "expires \(certificate.notAfterISO8601) (\(left <= 0 ? "EXPIRED" : "in \(left / 86_400) days"))"
+            if left < CertificatePolicy.expiryWarningSeconds {
                 print("warning: certificate \(path) covers \(names); \(expiry): renew it")
             } else {
                 report.ok("certificate \(path) covers \(names); \(expiry)")
